@@ -1,0 +1,1 @@
+"""Shared transform of the Exchange ⇄ Sell contact sync."""

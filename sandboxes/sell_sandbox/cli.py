@@ -1,0 +1,5 @@
+"""Command line of the sell-sandbox (SPEC §3)."""
+
+
+def main() -> None:
+    raise SystemExit("not implemented yet")

@@ -1,0 +1,1 @@
+"""Singer tap for the Zendesk Sell REST API."""
