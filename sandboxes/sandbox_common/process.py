@@ -1,0 +1,97 @@
+"""Start a sandbox as a subprocess and talk to its ``/_sandbox`` endpoints.
+
+Used by the tests, the benchmarks and ``make demo`` so all of them start the sandboxes the way a
+user does (the console scripts of SPEC §3) and wait for the ``ready <base url>`` line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _script(name: str) -> str:
+    """Prefer the console script next to the running interpreter (the project's .venv)."""
+    beside = Path(sys.executable).with_name(name)
+    if beside.exists():
+        return str(beside)
+    found = shutil.which(name)
+    if not found:
+        msg = f"{name} is not installed; run `make setup`"
+        raise FileNotFoundError(msg)
+    return found
+
+
+@dataclass
+class SandboxProcess:
+    """A running sandbox: its base URL, its process and its stats endpoints."""
+
+    base_url: str
+    process: subprocess.Popen
+    args: list[str] = field(default_factory=list)
+
+    def stats(self) -> dict:
+        with urllib.request.urlopen(f"{self.base_url}/_sandbox/stats", timeout=10) as resp:  # noqa: S310
+            return json.loads(resp.read())
+
+    def reset(self) -> None:
+        req = urllib.request.Request(f"{self.base_url}/_sandbox/reset", method="POST", data=b"")
+        with urllib.request.urlopen(req, timeout=10):  # noqa: S310
+            pass
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_sandbox(
+    command: str, args: Sequence[str] = (), *, host: str = "127.0.0.1", timeout: float = 60.0
+) -> SandboxProcess:
+    """Start ``command`` (``sell-sandbox`` or ``ews-sandbox``) on a free port and wait for ready."""
+    argv = [_script(command), "--host", host, "--port", "0", *args]
+    proc = subprocess.Popen(  # noqa: S603
+        argv, stdout=subprocess.PIPE, stderr=None, text=True, env={**os.environ}
+    )
+    assert proc.stdout is not None
+    selector = selectors.DefaultSelector()
+    selector.register(proc.stdout, selectors.EVENT_READ)
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not selector.select(remaining):
+            proc.kill()
+            msg = f"{command} did not print 'ready' within {timeout:.0f}s"
+            raise TimeoutError(msg)
+        line = proc.stdout.readline()
+        if not line:
+            msg = f"{command} exited with {proc.wait()} before it was ready"
+            raise RuntimeError(msg)
+        if line.startswith("ready "):
+            return SandboxProcess(base_url=line.split()[1].rstrip("/"), process=proc, args=argv)
+
+
+@contextmanager
+def running_sandbox(
+    command: str, args: Sequence[str] = (), **kwargs: object
+) -> Iterator[SandboxProcess]:
+    sandbox = start_sandbox(command, args, **kwargs)  # type: ignore[arg-type]
+    try:
+        yield sandbox
+    finally:
+        sandbox.stop()
