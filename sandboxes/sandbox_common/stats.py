@@ -19,6 +19,7 @@ class RequestStats:
         self._writes: Counter[str] = Counter()
         self._by_tenant: dict[str, dict[str, Counter[str]]] = {}
         self._faults: Counter[str] = Counter()
+        self._touched: dict[str, Counter[str]] = {}
 
     def record(self, operation: str, *, write: bool, tenant: str | None = None) -> None:
         kind = "writes" if write else "reads"
@@ -32,8 +33,14 @@ class RequestStats:
         with self._lock:
             self._faults[kind] += 1
 
+    def record_touch(self, category: str, key: str) -> None:
+        """Count something a request touched (e.g. ``folders`` → folder path), to prove scope."""
+        with self._lock:
+            self._touched.setdefault(category, Counter())[key] += 1
+
     def reset(self) -> None:
         with self._lock:
+            self._touched.clear()
             self._reads.clear()
             self._writes.clear()
             self._by_tenant.clear()
@@ -49,6 +56,7 @@ class RequestStats:
                 "total_writes": sum(writes.values()),
                 "total": sum(reads.values()) + sum(writes.values()),
                 "faults": dict(self._faults),
+                "touched": {cat: dict(c) for cat, c in self._touched.items()},
                 "by_tenant": {
                     tenant: {
                         "reads": dict(c["reads"]),
