@@ -1,0 +1,111 @@
+"""The mailbox owner's private contact folders: Contacts and the user-created folders below it.
+
+Scope rule S1.1. Discovery costs two requests — ``GetFolder contacts`` and one ``FindFolder``
+(deep, only cheap properties, so exchangelib sends no follow-up ``GetFolder`` for the found
+folders). Public folders and other mailboxes are never named in a request; system folders below
+Contacts (Recipient Cache, GAL Contacts, Companies, hidden GUID-named ones, …) only show up in the
+FindFolder answer and are dropped without being touched.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from exchangelib import DEEP, Account
+from exchangelib.folders import Contacts, SingleFolderQuerySet
+
+CONTACT_FOLDER_CLASS = "IPF.Contact"
+SYSTEM_FOLDER_NAMES = frozenset(
+    name.casefold()
+    for name in (
+        "Recipient Cache",
+        "GAL Contacts",
+        "Organizational Contacts",
+        "Quick Contacts",
+        "IM Contact List",
+        "Companies",
+        "PeopleCentricConversation Buddies",
+        "ExternalContacts",
+    )
+)
+_GUID_NAME_RE = re.compile(r"^\{?[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}\}?$")
+
+
+@dataclass(frozen=True)
+class ContactFolder:
+    """One folder in scope; ``folder`` is the exchangelib object used for item requests."""
+
+    id: str
+    name: str
+    path: str
+    parent_id: str | None
+    total_count: int | None
+    folder: Any = field(repr=False, compare=False)
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "path": self.path,
+            "parent_id": self.parent_id,
+            "display_name": self.name,
+            "total_count": self.total_count,
+        }
+
+
+def is_private_contact_folder(folder: Any) -> bool:
+    """A user-created contact folder: plain ``IPF.Contact`` class, not a system or hidden one."""
+    name = (folder.name or "").strip()
+    return (
+        type(folder) is Contacts
+        and folder.folder_class == CONTACT_FOLDER_CLASS
+        and bool(name)
+        and name.casefold() not in SYSTEM_FOLDER_NAMES
+        and not _GUID_NAME_RE.match(name)
+    )
+
+
+def private_contact_folders(account: Account) -> list[ContactFolder]:
+    """Contacts first, then its private subfolders (parents before children)."""
+    root = account.contacts
+    root_name = root.name or "Contacts"
+    result = [
+        ContactFolder(
+            id=root.id,
+            name=root_name,
+            path=root_name,
+            parent_id=None,
+            total_count=root.total_count,
+            folder=root,
+        )
+    ]
+    found = [
+        f
+        for f in SingleFolderQuerySet(account=account, folder=root)
+        .depth(DEEP)
+        .only("name", "folder_class", "parent_folder_id", "total_count")
+        if not isinstance(f, Exception)
+    ]
+    by_parent: dict[str, list[Any]] = {}
+    for f in found:
+        parent = f.parent_folder_id.id if f.parent_folder_id else None
+        by_parent.setdefault(parent, []).append(f)
+    # Walk from Contacts down, so a folder below an excluded (system) folder is excluded too.
+    queue = [result[0]]
+    while queue:
+        parent = queue.pop(0)
+        for f in sorted(by_parent.get(parent.id, []), key=lambda f: (f.name or "").casefold()):
+            if not is_private_contact_folder(f):
+                continue
+            child = ContactFolder(
+                id=f.id,
+                name=f.name.strip(),
+                path=f"{parent.path}/{f.name.strip()}",
+                parent_id=parent.id,
+                total_count=f.total_count,
+                folder=f,
+            )
+            result.append(child)
+            queue.append(child)
+    return result
