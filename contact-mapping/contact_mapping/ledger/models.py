@@ -1,0 +1,139 @@
+"""Plain records the ledger hands out; no SQLAlchemy types leak to the targets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Literal
+
+from contact_mapping.canonical import fingerprint
+
+SellKind = Literal["contact", "lead"]
+Direction = Literal["exchange_to_sell", "sell_to_exchange"]
+DIRECTIONS: tuple[str, ...] = ("exchange_to_sell", "sell_to_exchange")
+SELL_KINDS: tuple[str, ...] = ("contact", "lead")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Per-link memory of the last sync: base, each side's values and change markers."""
+
+    base: dict[str, Any] | None = None
+    exchange_values: dict[str, Any] | None = None
+    exchange_modified: str | None = None  # ISO UTC of Exchange LastModifiedTime last seen
+    exchange_change_key: str | None = None
+    sell_values: dict[str, Any] | None = None
+    sell_updated_at: str | None = None  # ISO UTC of Sell updated_at last seen
+    categories: tuple[str, ...] | None = None  # categories last written to Exchange
+
+    @property
+    def exchange_fingerprint(self) -> str | None:
+        return fingerprint(self.exchange_values) if self.exchange_values is not None else None
+
+    @property
+    def sell_fingerprint(self) -> str | None:
+        return fingerprint(self.sell_values) if self.sell_values is not None else None
+
+    @property
+    def base_fingerprint(self) -> str | None:
+        return fingerprint(self.base) if self.base is not None else None
+
+    def evolve(self, **changes: Any) -> Snapshot:
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Link:
+    id: int
+    exchange_id: str
+    sell_kind: str
+    sell_id: int
+    status: str
+    snapshot: Snapshot = field(default_factory=Snapshot)
+    version: int = 1
+    retired_reason: str | None = None
+    retired_at: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+    @property
+    def sell_ref(self) -> str:
+        """The value of the Exchange Sell-link property, e.g. ``contact:123``."""
+        return f"{self.sell_kind}:{self.sell_id}"
+
+
+@dataclass(frozen=True)
+class Intent:
+    """A create that was started and may or may not have reached the destination."""
+
+    id: int
+    direction: str
+    source_id: str
+    idempotency_key: str
+    payload_fingerprint: str
+    started_at: datetime
+    source_values: dict[str, Any] | None = None
+    source_modified: str | None = None
+    source_change_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Adopted:
+    """What an intent finder found in the destination: the record the crashed run created.
+
+    ``destination_values`` are its canonical values (ledger form); ``destination_modified`` its
+    LastModifiedTime / updated_at and ``destination_change_key`` the EWS change key if any.
+    """
+
+    exchange_id: str
+    sell_kind: str
+    sell_id: int
+    destination_values: dict[str, Any] | None = None
+    destination_modified: str | None = None
+    destination_change_key: str | None = None
+
+
+@dataclass(frozen=True)
+class IntentOutcome:
+    intent: Intent
+    outcome: Literal["adopted", "dropped", "already_linked"]
+    link: Link | None = None
+
+
+@dataclass(frozen=True)
+class Rejection:
+    side: str
+    record_id: str
+    fingerprint: str
+    reason: str
+    rejected_at: str
+    attempts: int = 1
+
+
+@dataclass(frozen=True)
+class Run:
+    id: int
+    target: str
+    started_at: str
+    finished_at: str | None
+    counts: dict[str, Any] | None
+
+
+class LedgerError(Exception):
+    """Base of the ledger's own errors."""
+
+
+class LinkConflictError(LedgerError):
+    """An active link already exists for that Exchange id or Sell record (links are 1:1)."""
+
+
+class StaleLinkError(LedgerError):
+    """The link changed since it was read (optimistic check failed); re-read and re-plan."""
+
+
+class UnknownLinkError(LedgerError):
+    """No such link for this tenant."""
