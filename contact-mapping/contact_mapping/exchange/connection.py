@@ -98,7 +98,7 @@ def _credentials(settings: ExchangeSettings):
 def _version(settings: ExchangeSettings) -> Version | None:
     if not settings.server_version:
         return None
-    parts = (list(settings.server_version) + [0, 0, 0, 0])[:4]
+    parts = [*settings.server_version, 0, 0, 0, 0][:4]
     try:
         return Version(build=Build(*parts))
     except ValueError as exc:  # exchangelib knows no API version for that build
@@ -224,9 +224,9 @@ def connect(
     ):
         # oauthlib refuses plain http; settings only allow it for a loopback test server.
         os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
-    if settings.auth_type == "basic" and (settings.service_endpoint or "").startswith("http://"):
-        if not is_loopback(settings.endpoint_host):
-            log.warning("Basic auth over plain http sends the password unencrypted (%s)", where)
+    plain_http = (settings.service_endpoint or "").startswith("http://")
+    if settings.auth_type == "basic" and plain_http and not is_loopback(settings.endpoint_host):
+        log.warning("Basic auth over plain http sends the password unencrypted (%s)", where)
 
     credentials = _credentials(settings)
     configuration = Configuration(

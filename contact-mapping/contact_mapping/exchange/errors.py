@@ -11,7 +11,7 @@ from singer_sdk.exceptions import ConfigValidationError
 
 
 class ExchangeSetupError(ConfigValidationError):
-    """A setting is missing, contradicts another one, or the server refused or could not be reached."""
+    """A setting is missing or contradicts another, or the server refused us or is unreachable."""
 
     def __init__(self, message: str, *, setting: str | None = None) -> None:
         super().__init__(message, errors=[message])

@@ -1,4 +1,4 @@
-"""exchangelib ``Contact`` → the ``contacts`` record both directions use (tap output, target matching).
+"""exchangelib ``Contact`` → the ``contacts`` record (tap output; what target-exchange matches on).
 
 ``FETCH_FIELDS`` is what GetItem asks for: exactly the record's fields — never MIME content,
 attachments or the other ~100 properties exchangelib would request by default.
@@ -56,7 +56,7 @@ _address = th.ObjectType(
 
 
 def contact_schema() -> th.PropertiesList:
-    """JSON schema of a ``contacts`` record (deletions carry only id, folder_id, _sdc_deleted_at)."""
+    """Schema of a ``contacts`` record (deletions carry only id, folder_id, _sdc_deleted_at)."""
     return th.PropertiesList(
         th.Property("id", th.StringType, required=True, description="EWS item id"),
         th.Property("change_key", th.StringType),
@@ -107,11 +107,16 @@ def body_text(body: str | None) -> str | None:
 
 
 def iso(value: dt.datetime | None) -> str | None:
+    """UTC ISO 8601 with ``Z``; naive values are taken as UTC."""
     if value is None:
         return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+    # Rebuild a plain datetime: EWSDateTime.astimezone() only accepts EWSTimeZone objects.
+    plain = dt.datetime(
+        value.year, value.month, value.day, value.hour, value.minute, value.second,
+        value.microsecond,
+    )  # fmt: skip
+    offset = value.utcoffset() or dt.timedelta(0)
+    return (plain - offset).replace(tzinfo=dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 def _emails(entries: Iterable[Any] | None) -> dict[str, str | None]:

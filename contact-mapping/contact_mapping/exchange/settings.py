@@ -62,7 +62,7 @@ def connection_settings() -> th.PropertiesList:
             "access_token",
             th.StringType,
             secret=True,
-            description="A ready OAuth2 access token, instead of client_id/client_secret/tenant_id.",
+            description="A ready OAuth2 access token (instead of client_id/secret/tenant_id).",
         ),
         th.Property(
             "service_endpoint",
@@ -141,7 +141,7 @@ class ExchangeSettings:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> ExchangeSettings:
-        """Check the combination of settings; raise ``ExchangeSetupError`` naming the first bad one."""
+        """Check how settings combine; raise ``ExchangeSetupError`` naming the first bad one."""
 
         def get(name: str) -> Any:
             value = config.get(name)

@@ -21,15 +21,10 @@ _policies: dict[str, bool | str] = {}
 class EndpointTLSAdapter(requests.adapters.HTTPAdapter):
     """Applies the registered ``verify`` value (False or a CA bundle path) for the request's URL."""
 
-    def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):  # type: ignore[override]
-        return super().send(
-            request,
-            stream=stream,
-            timeout=timeout,
-            verify=policy_for(request.url or "", default=verify),
-            cert=cert,
-            proxies=proxies,
-        )
+    def send(self, request, *args, **kwargs):  # type: ignore[override]
+        # requests calls send(request, stream=, timeout=, verify=, cert=, proxies=) by keyword.
+        kwargs["verify"] = policy_for(request.url or "", default=kwargs.get("verify", True))
+        return super().send(request, *args, **kwargs)
 
 
 def policy_for(url: str, *, default: bool | str = True) -> bool | str:
