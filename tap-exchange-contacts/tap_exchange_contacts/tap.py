@@ -1,19 +1,52 @@
-"""tap-exchange-contacts entry point (skeleton)."""
+"""tap-exchange-contacts: the mailbox owner's private Exchange contacts, as Singer records."""
 
 from __future__ import annotations
 
+from functools import cached_property
+
+from contact_mapping.exchange.settings import connection_settings
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 
+from .mailbox import Mailbox
+from .streams import CategoriesStream, ContactFoldersStream, ContactsStream
+
 
 class TapExchangeContacts(Tap):
-    """Exchange contacts tap."""
+    """Contacts of the private folders (S1), the folders themselves and the category list."""
 
     name = "tap-exchange-contacts"
     config_jsonschema = th.PropertiesList(
-        th.Property("primary_smtp_address", th.StringType, required=True),
-        th.Property("password", th.StringType, secret=True),
+        *connection_settings(),
+        th.Property(
+            "categories",
+            th.ArrayType(th.StringType),
+            description="Exchange categories whose contacts are synced (contacts linked to Sell "
+            "are always synced). Required for the contacts stream.",
+        ),
+        th.Property(
+            "start_date",
+            th.DateTimeType,
+            description="On the first run, ignore contacts last modified before this date.",
+        ),
     ).to_dict()
 
+    @cached_property
+    def mailbox(self) -> Mailbox:
+        return Mailbox(self.config)
+
     def discover_streams(self) -> list[Stream]:
-        return []
+        return [ContactsStream(self), ContactFoldersStream(self), CategoriesStream(self)]
+
+    def sync_all(self) -> None:
+        """Connect and check the scope before the first record of any stream."""
+        try:
+            contacts = self.streams.get("contacts")
+            if contacts is not None and contacts.selected:
+                self.mailbox.check_scope()
+            else:
+                _ = self.mailbox.account
+            super().sync_all()
+        finally:
+            if "mailbox" in self.__dict__:
+                self.mailbox.close()

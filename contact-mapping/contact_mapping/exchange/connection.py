@@ -59,6 +59,31 @@ from .settings import ExchangeSettings, is_loopback
 
 log = logging.getLogger(__name__)
 
+_SENSITIVE_HEADERS = frozenset({"authorization", "cookie", "set-cookie"})
+
+
+class _RedactHeaders(logging.Filter):
+    """exchangelib's DEBUG request log carries the Authorization header (Basic = the password)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, Mapping):
+            args = dict(record.args)
+            for key in ("request_headers", "response_headers"):
+                headers = args.get(key)
+                if isinstance(headers, Mapping):
+                    args[key] = {
+                        k: "[redacted]" if str(k).lower() in _SENSITIVE_HEADERS else v
+                        for k, v in headers.items()
+                    }
+            record.args = args
+        return True
+
+
+logging.getLogger("exchangelib.util").addFilter(_RedactHeaders())
+# requests-oauthlib and oauthlib log token request bodies (client_secret) and tokens at DEBUG.
+for _name in ("requests_oauthlib", "oauthlib"):
+    logging.getLogger(_name).setLevel(max(logging.getLogger(_name).level, logging.INFO))
+
 DEFAULT_MAX_WAIT = 300.0
 """Longest single back-off (seconds) we accept from the server before failing the run."""
 
