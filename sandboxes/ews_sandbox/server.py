@@ -1,0 +1,352 @@
+"""The aiohttp application: authentication, fault injection, dispatch and statistics."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import binascii
+import hmac
+import itertools
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import web
+from lxml import etree
+from sandbox_common import FaultInjector, RequestStats, add_sandbox_routes
+from sandbox_common.serve import latency_middleware
+
+from ews_sandbox import ops_config, ops_folders, ops_items, ops_misc, ops_sync, soap
+from ews_sandbox.context import Context
+from ews_sandbox.errors import SoapFaultError
+from ews_sandbox.seed import populate
+from ews_sandbox.store import Mailbox
+from ews_sandbox.xml import PARSER, SOAP_NS, T_NS, elements, local
+
+ENDPOINT = "/EWS/Exchange.asmx"
+REALM = "ews-sandbox"
+OPERATIONS: dict[str, Callable] = {
+    "ConvertId": ops_misc.convert_id,
+    "GetFolder": ops_folders.get_folder,
+    "FindFolder": ops_folders.find_folder,
+    "FindItem": ops_items.find_item,
+    "GetItem": ops_items.get_item,
+    "CreateItem": ops_items.create_item,
+    "UpdateItem": ops_items.update_item,
+    "DeleteItem": ops_items.delete_item,
+    "SyncFolderItems": ops_sync.sync_folder_items,
+    "GetUserConfiguration": ops_config.get_user_configuration,
+    "CreateUserConfiguration": ops_config.create_user_configuration,
+    "UpdateUserConfiguration": ops_config.update_user_configuration,
+    "DeleteUserConfiguration": ops_config.delete_user_configuration,
+}
+WRITE_OPERATIONS = frozenset(
+    {"CreateItem", "UpdateItem", "DeleteItem", "CreateUserConfiguration",
+     "UpdateUserConfiguration", "DeleteUserConfiguration"}
+)  # fmt: skip
+# Operations of Microsoft's services.wsdl the sandbox does not simulate (a real server would).
+KNOWN_EWS_OPERATIONS = frozenset(
+    [
+        "AddDelegate",
+        "AddDistributionGroupToImList",
+        "AddImContactToGroup",
+        "AddImGroup",
+        "AddNewImContactToGroup",
+        "AddNewTelUriContactToGroup",
+        "AddTag",
+        "ApplyConversationAction",
+        "ArchiveItem",
+        "CopyFolder",
+        "CopyItem",
+        "CreateAttachment",
+        "CreateFolder",
+        "CreateFolderPath",
+        "CreateManagedFolder",
+        "DeleteAttachment",
+        "DeleteFolder",
+        "DisableApp",
+        "EmptyFolder",
+        "ExpandDL",
+        "ExportItems",
+        "FindConversation",
+        "FindMessageTrackingReport",
+        "FindPeople",
+        "GetAppManifests",
+        "GetAttachment",
+        "GetClientAccessToken",
+        "GetConversationItems",
+        "GetDelegate",
+        "GetEvents",
+        "GetHoldOnMailboxes",
+        "GetImItemList",
+        "GetImItems",
+        "GetInboxRules",
+        "GetMailTips",
+        "GetPasswordExpirationDate",
+        "GetPersona",
+        "GetRoomLists",
+        "GetRooms",
+        "GetSearchableMailboxes",
+        "GetServerTimeZones",
+        "GetServiceConfiguration",
+        "GetSharingFolder",
+        "GetSharingMetadata",
+        "GetStreamingEvents",
+        "GetUserAvailability",
+        "GetUserOofSettings",
+        "GetUserPhoto",
+        "GetUserRetentionPolicyTags",
+        "InstallApp",
+        "MarkAllItemsAsRead",
+        "MarkAsJunk",
+        "MoveFolder",
+        "MoveItem",
+        "PlayOnPhone",
+        "RefreshSharingFolder",
+        "RemoveDelegate",
+        "ReportMessage",
+        "ResolveNames",
+        "SearchMailboxes",
+        "SendItem",
+        "SetUserOofSettings",
+        "Subscribe",
+        "SyncFolderHierarchy",
+        "UninstallApp",
+        "Unsubscribe",
+        "UpdateDelegate",
+        "UpdateFolder",
+        "UpdateInboxRules",
+        "UpdateItemInRecoverableItems",
+        "UploadItems",
+    ]
+)
+REQUEST_VERSIONS = frozenset(
+    [
+        "Exchange2007",
+        "Exchange2007_SP1",
+        "Exchange2010",
+        "Exchange2010_SP1",
+        "Exchange2010_SP2",
+        "Exchange2013",
+        "Exchange2013_SP1",
+        "Exchange2015",
+        "Exchange2015_SP1",
+        "Exchange2016",
+        "V2015_10_05",
+        "V2016_01_06",
+        "V2016_04_13",
+        "V2016_07_13",
+        "V2016_10_10",
+        "V2017_01_07",
+        "V2017_04_14",
+        "V2017_07_11",
+        "V2017_10_09",
+        "V2018_01_08",
+    ]
+)
+FAULT_KINDS = ("server_busy", "http_503", "drop_before", "drop_after", "slow")
+
+
+@dataclass
+class SandboxState:
+    mailboxes: dict[str, Mailbox]
+    tokens: dict[str, Mailbox]
+    stats: RequestStats
+    faults: FaultInjector
+    backoff_ms: int = 500
+    slow_ms: int = 1500
+    record_dir: Path | None = None
+    tags: set[bytes] = field(default_factory=set)
+    _counter: itertools.count = field(default_factory=lambda: itertools.count(1))
+
+    def record(self, operation: str, payload: bytes) -> None:
+        """Keep every SOAP answer for the tests' schema validation (``--record-responses``)."""
+        if self.record_dir is not None:
+            path = self.record_dir / f"{next(self._counter):07d}-{operation}.xml"
+            path.write_bytes(payload)
+
+
+def _unauthorized(bearer: bool = False) -> web.Response:
+    challenge = (
+        f'Bearer realm="{REALM}", error="invalid_token"' if bearer else f'Basic realm="{REALM}"'
+    )
+    return web.Response(
+        status=401, headers={"WWW-Authenticate": challenge}, text="401 Unauthorized"
+    )
+
+
+def authenticate(state: SandboxState, header: str | None) -> Mailbox | None:
+    """The mailbox the Authorization header proves, or None. Secrets are never logged."""
+    if not header:
+        return None
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() == "bearer":
+        for token, mailbox in state.tokens.items():
+            if hmac.compare_digest(token.encode(), credentials.strip().encode()):
+                return mailbox
+        return None
+    if scheme.lower() != "basic":
+        return None
+    try:
+        user, _, password = base64.b64decode(credentials.strip()).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    user = user.rsplit("\\", 1)[-1].lower()
+    mailbox = state.mailboxes.get(user)
+    if mailbox is None or mailbox.password is None:
+        return None
+    if not hmac.compare_digest(mailbox.password.encode(), password.encode()):
+        return None
+    return mailbox
+
+
+def _soap_response(
+    state: SandboxState, operation: str, payload: bytes, status: int
+) -> web.Response:
+    state.record(operation, payload)
+    return web.Response(body=payload, status=status, content_type="text/xml", charset="utf-8")
+
+
+def _drop(request: web.Request) -> web.Response:
+    """Close the socket without an HTTP answer, as a crashed or cut-off server would."""
+    if request.transport is not None:
+        request.transport.abort()
+    return web.Response(status=500)
+
+
+def _check_header(header: etree._Element | None) -> None:
+    if header is None:
+        return
+    version = header.find(f"{{{T_NS}}}RequestServerVersion")
+    if version is not None and version.get("Version") not in REQUEST_VERSIONS:
+        raise SoapFaultError(
+            "ErrorInvalidServerVersion", "The specified server version is invalid."
+        )
+    if header.find(f"{{{T_NS}}}ExchangeImpersonation") is not None:
+        raise SoapFaultError(
+            "ErrorImpersonateUserDenied",
+            "The account does not have permission to impersonate the requested user.",
+        )
+
+
+async def handle_soap(request: web.Request) -> web.StreamResponse:
+    state: SandboxState = request.app[STATE_KEY]
+    raw = await request.read()
+    try:
+        envelope = etree.fromstring(raw, PARSER)
+        body = envelope.find(f"{{{SOAP_NS}}}Body")
+        operation_el = elements(body)[0] if body is not None and elements(body) else None
+    except etree.XMLSyntaxError:
+        envelope = operation_el = None
+    if operation_el is None:
+        state.stats.record("(invalid)", write=False)
+        err = SoapFaultError("ErrorSchemaValidation", "The request failed schema validation.")
+        return _soap_response(state, "Fault", soap.fault(err), 500)
+    operation = local(operation_el)
+    write = operation in WRITE_OPERATIONS
+    mailbox = authenticate(state, request.headers.get("Authorization"))
+    if mailbox is None:
+        state.stats.record(operation, write=write)
+        bearer = request.headers.get("Authorization", "").lower().startswith("bearer")
+        return _unauthorized(bearer)
+    state.stats.record(operation, write=write, tenant=mailbox.address)
+
+    fault = state.faults.draw()
+    if fault:
+        state.stats.record_fault(fault)
+    if fault == "server_busy":
+        busy = SoapFaultError(
+            "ErrorServerBusy",
+            "The server cannot service this request right now. Try again later.",
+            values={"BackOffMilliseconds": str(state.backoff_ms)},
+        )
+        return _soap_response(state, "Fault", soap.fault(busy), 500)
+    if fault == "http_503":
+        return web.Response(status=503, text="Service Unavailable")
+    if fault == "drop_before":
+        return _drop(request)
+    if fault == "slow":
+        await asyncio.sleep(state.slow_ms / 1000.0)
+
+    try:
+        _check_header(envelope.find(f"{{{SOAP_NS}}}Header"))
+        handler = OPERATIONS.get(operation)
+        if handler is None:
+            if operation in KNOWN_EWS_OPERATIONS:
+                raise SoapFaultError(
+                    "ErrorInvalidOperation", f"{operation} is not supported by this server."
+                )
+            raise SoapFaultError(
+                "ErrorSchemaValidation",
+                f"The request failed schema validation: the element '{operation}' is not a "
+                "valid EWS operation.",
+            )
+        answer = handler(Context(state, mailbox), operation_el)
+        payload, status = soap.envelope(answer), 200
+    except SoapFaultError as err:
+        payload, status = soap.fault(err), err.status
+    except Exception:  # a sandbox bug must still look like a server error, not a dropped socket
+        traceback.print_exc(file=sys.stderr)
+        internal = SoapFaultError(
+            "ErrorInternalServerError", "An internal server error occurred. The operation failed."
+        )
+        payload, status = soap.fault(internal), 500
+    if fault == "drop_after":
+        return _drop(request)
+    return _soap_response(state, operation, payload, status)
+
+
+STATE_KEY = web.AppKey("ews_state", SandboxState)
+
+
+def parse_pairs(values: list[str] | None, flag: str) -> list[tuple[str, str]]:
+    pairs = []
+    for value in values or []:
+        address, sep, secret = value.partition(":")
+        if not sep or "@" not in address or not secret:
+            msg = f"{flag} expects ADDRESS:SECRET with an e-mail address, got {address!r}:…"
+            raise SystemExit(msg)
+        pairs.append((address, secret))
+    return pairs
+
+
+def build_state(args: argparse.Namespace) -> SandboxState:
+    mailboxes: dict[str, Mailbox] = {}
+    for address, password in parse_pairs(args.mailbox, "--mailbox") or [
+        ("demo@example.com", "demo-password")
+    ]:
+        mailboxes[address.lower()] = Mailbox(address, password)
+    tokens: dict[str, Mailbox] = {}
+    for address, token in parse_pairs(args.oauth_token, "--oauth-token"):
+        mailbox = mailboxes.setdefault(address.lower(), Mailbox(address, None))
+        tokens[token] = mailbox
+    for mailbox in mailboxes.values():
+        populate(mailbox, args.seed)
+    record_dir = Path(args.record_responses) if args.record_responses else None
+    if record_dir is not None:
+        record_dir.mkdir(parents=True, exist_ok=True)
+    return SandboxState(
+        mailboxes=mailboxes,
+        tokens=tokens,
+        stats=RequestStats(),
+        faults=FaultInjector(args.fault_rate, FAULT_KINDS, seed=args.seed or 0),
+        backoff_ms=args.backoff_ms,
+        slow_ms=args.slow_ms,
+        record_dir=record_dir,
+        tags={m.tag for m in mailboxes.values()},
+    )
+
+
+def create_app(args: argparse.Namespace) -> web.Application:
+    state = build_state(args)
+    app = web.Application(
+        middlewares=[latency_middleware(args.latency_ms)], client_max_size=64 * 1024 * 1024
+    )
+    app[STATE_KEY] = state
+    add_sandbox_routes(app, state.stats)
+    app.router.add_post(ENDPOINT, handle_soap)
+    app.router.add_post(ENDPOINT.lower(), handle_soap)
+    return app
