@@ -7,6 +7,8 @@ Validation happens before anything here is called; these methods apply already-c
 from __future__ import annotations
 
 import copy
+import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -76,6 +78,11 @@ class Account:
     custom_fields: dict[str, dict[str, dict]] = field(default_factory=dict)
     explicit_customer_status: dict[int, str] = field(default_factory=dict)
     info: dict = field(default_factory=dict)
+    #: Bumped on every write to a table; list handlers cache sorted orders per generation.
+    generation: dict[str, int] = field(default_factory=dict)
+    sort_cache: dict[tuple[str, str, bool], tuple[int, list[dict]]] = field(default_factory=dict)
+    #: Serialised list items per record, valid while (version, updated_at) is unchanged.
+    json_cache: dict[tuple[str, int], tuple[tuple[int, str], bytes]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.key = tenant_key(self.token)
@@ -175,8 +182,8 @@ class Account:
         return self.versions.get((resource.path, ident), 1)
 
     def view(self, resource: Resource, record: dict) -> dict:
-        """The API representation (a copy, so handlers can never mutate the store)."""
-        out = copy.deepcopy(record)
+        """The API representation: a shallow copy, serialised at once (never mutated)."""
+        out = dict(record)
         statuses_none = record.get("prospect_status") == record.get("customer_status") == "none"
         if resource is CONTACT and statuses_none:
             # Only prospects and customers carry billing/shipping addresses (reference §3).
@@ -192,6 +199,7 @@ class Account:
         record.update(values)
         self._normalise(resource, record, values, now, created=True)
         self.tables[resource.path][record["id"]] = record
+        self._touch(resource.path)
         self.versions[(resource.path, record["id"])] = 1
         self._after_write(resource, record, previous=None, bump=stamp is None)
         return record
@@ -212,12 +220,15 @@ class Account:
                 record[key] = value
         self._normalise(resource, record, values, now, created=False)
         record["updated_at"] = now
+        self._touch(resource.path)
         self.versions[(resource.path, record["id"])] = self.version(resource, record["id"]) + 1
         self._after_write(resource, record, previous=previous)
         return record
 
     def delete(self, resource: Resource, record: dict) -> None:
         del self.tables[resource.path][record["id"]]
+        self.json_cache.pop((resource.path, record["id"]), None)
+        self._touch(resource.path)
         self.versions.pop((resource.path, record["id"]), None)
         notes = self.tables[NOTE.path]
         for note in [n for n in notes.values() if n["resource_id"] == record["id"]]:
@@ -236,7 +247,36 @@ class Account:
         if resource is DEAL:
             self._refresh_statuses({record["contact_id"], record["organization_id"]})
 
+    def item_json(self, resource: Resource, record: dict) -> bytes:
+        """A list item as JSON bytes; lists re-serialise only records that changed."""
+        key = (resource.path, record["id"])
+        stamp = (self.version(resource, record["id"]), record["updated_at"])
+        cached = self.json_cache.get(key)
+        if cached is None or cached[0] != stamp:
+            item = {
+                "data": self.view(resource, record),
+                "meta": {"type": resource.name, "version": stamp[0]},
+            }
+            cached = (stamp, json.dumps(item, ensure_ascii=False).encode("utf-8"))
+            self.json_cache[key] = cached
+        return cached[1]
+
+    def sorted_records(
+        self, path: str, field: str, descending: bool, sort: Callable[[list[dict]], list[dict]]
+    ) -> list[dict]:
+        """All records of a table in list order, re-sorted only after a write."""
+        key = (path, field, descending)
+        generation = self.generation.get(path, 0)
+        cached = self.sort_cache.get(key)
+        if cached is None or cached[0] != generation:
+            cached = (generation, sort(list(self.tables[path].values())))
+            self.sort_cache[key] = cached
+        return cached[1]
+
     # -- internals ---------------------------------------------------------------------------
+
+    def _touch(self, path: str) -> None:
+        self.generation[path] = self.generation.get(path, 0) + 1
 
     def _defaults(self, resource: Resource, now: str) -> dict:
         record: dict = dict.fromkeys(resource.attrs)
@@ -334,6 +374,7 @@ class Account:
             }
             if any(contact[k] != v for k, v in derived.items()):
                 contact.update(derived)
+                self._touch(CONTACT.path)
                 if not bump:
                     continue
                 contact["updated_at"] = self.clock.tick()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -26,14 +27,17 @@ from sell_sandbox.errors import (
     not_acceptable,
     not_found,
     rate_limited,
+    raw_json_response,
     server_error,
     temporarily_unavailable,
     unauthorized,
 )
-from sell_sandbox.listing import collection, parse_list_query
+from sell_sandbox.listing import collection, collection_page, parse_list_query
 from sell_sandbox.ratelimit import TenantRateLimiter
 from sell_sandbox.resources import CONTACT, DEAL, LEAD, READ_ONLY, USER, WRITABLE, Resource
 from sell_sandbox.validation import validate
+
+logger = logging.getLogger("sell_sandbox")
 
 #: Fault kinds of ``--fault-rate`` (drawn by ``sandbox_common.FaultInjector``).
 FAULT_KINDS = ("server_error", "unavailable", "drop_before", "drop_after", "slow")
@@ -132,10 +136,18 @@ def sell_middleware(state: SellState) -> Callable:
         except SellError as error:
             status = error.status
             return error_response(error.status, error.errors, request_id)
+        except web.HTTPException:
+            raise
         except ConnectionDroppedError:
             status = 0
             # The client sees a reset; aiohttp must not try to answer on the dead transport.
             raise asyncio.CancelledError from None
+        except Exception:
+            # A sandbox bug must still answer like Sell does (and be visible on stderr).
+            logger.exception("unhandled error in %s", operation)
+            status = 500
+            error = server_error()
+            return error_response(error.status, error.errors, request_id)
         finally:
             state.stats.record(operation, write=request.method in WRITE_METHODS, tenant=tenant)
             state.stats.record_status(status, tenant=tenant)
@@ -188,16 +200,6 @@ def _record_id(request: web.Request) -> int:
     return int(request.match_info["id"])
 
 
-def _writable_item(account: Account, resource: Resource) -> Callable[[dict], dict]:
-    def item(record: dict) -> dict:
-        return {
-            "data": account.view(resource, record),
-            "meta": {"type": resource.name, "version": account.version(resource, record["id"])},
-        }
-
-    return item
-
-
 def _reference_item(resource: Resource) -> Callable[[dict], dict]:
     def item(record: dict) -> dict:
         return {"data": dict(record), "meta": {"type": resource.name}}
@@ -209,14 +211,20 @@ def make_list(resource: Resource) -> Handler:
     async def handler(request: web.Request) -> web.Response:
         account = _account(request)
         query = parse_list_query(request.query, resource, account)
-        if resource.path in WRITABLE:
-            records = account.tables[resource.path].values()
-            item = _writable_item(account, resource)
+        if resource.path not in WRITABLE:
+            selected = query.select(account.reference[resource.path].values())
+            body = collection(selected, query, request.url, _reference_item(resource))
+            return _reply(request, body)
+        if query.has_filters:
+            selected = query.select(account.tables[resource.path].values())
         else:
-            records = account.reference[resource.path].values()
-            item = _reference_item(resource)
-        body = collection(resource, query.select(records), query, request.url, item)
-        return _reply(request, body)
+            selected = account.sorted_records(
+                resource.path, query.sort_field, query.descending, query.sort
+            )
+        page_items, meta = collection_page(selected, query, request.url)
+        items = b", ".join(account.item_json(resource, r) for r in page_items)
+        payload = b'{"items": [' + items + b'], "meta": ' + json.dumps(meta).encode() + b"}"
+        return raw_json_response(payload, request_id=request[REQUEST_ID])
 
     return handler
 

@@ -65,9 +65,15 @@ def error_response(status: int, errors: list[ErrorItem], request_id: str) -> web
 
 
 def json_response(body: object, *, status: int = 200, request_id: str) -> web.Response:
+    return raw_json_response(
+        json.dumps(body, ensure_ascii=False).encode("utf-8"), status=status, request_id=request_id
+    )
+
+
+def raw_json_response(payload: bytes, *, status: int = 200, request_id: str) -> web.Response:
     return web.Response(
         status=status,
-        body=json.dumps(body, ensure_ascii=False).encode("utf-8"),
+        body=payload,
         headers={
             "Content-Type": JSON_CONTENT_TYPE,
             "X-Request-Id": request_id,

@@ -44,9 +44,10 @@ class ListQuery:
         return any(p(record) for p in self.predicates)
 
     def select(self, records: Iterable[dict]) -> list[dict]:
-        return sort_records(
-            [r for r in records if self.matches(r)], self.sort_field, self.descending
-        )
+        return self.sort([r for r in records if self.matches(r)])
+
+    def sort(self, records: list[dict]) -> list[dict]:
+        return sort_records(records, self.sort_field, self.descending)
 
 
 def _fold(value: object) -> str:
@@ -202,14 +203,8 @@ def _parse_sort(raw: str, resource: Resource) -> tuple[str, bool]:
     return field, direction == "desc"
 
 
-def collection(
-    resource: Resource,
-    selected: list[dict],
-    query: ListQuery,
-    url: URL,
-    item: Callable[[dict], dict],
-) -> dict:
-    """The collection envelope for one page; ``next_page`` only when more items exist."""
+def collection_page(selected: list[dict], query: ListQuery, url: URL) -> tuple[list[dict], dict]:
+    """One page of records and the collection ``meta``; ``next_page`` only when more exist."""
     start = (query.page - 1) * query.per_page
     page_items = selected[start : start + query.per_page]
 
@@ -221,7 +216,12 @@ def collection(
         links["prev_page"] = link(query.page - 1)
     if start + query.per_page < len(selected):
         links["next_page"] = link(query.page + 1)
-    return {
-        "items": [item(r) for r in page_items],
-        "meta": {"type": "collection", "count": len(page_items), "links": links},
-    }
+    return page_items, {"type": "collection", "count": len(page_items), "links": links}
+
+
+def collection(
+    selected: list[dict], query: ListQuery, url: URL, item: Callable[[dict], dict]
+) -> dict:
+    """The collection envelope (reference §2.2)."""
+    page_items, meta = collection_page(selected, query, url)
+    return {"items": [item(r) for r in page_items], "meta": meta}
