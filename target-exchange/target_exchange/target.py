@@ -1,19 +1,93 @@
-"""target-exchange entry point (skeleton)."""
+"""target-exchange: Sell contacts and leads → the mailbox owner's Exchange contacts.
+
+Nothing touches the network until a ``contacts`` or ``leads`` stream arrives: then the settings
+are checked, the connection is probed (one GetFolder), the ledger opened and the master category
+list made right (one GetUserConfiguration when nothing changed). Other streams are ignored.
+"""
 
 from __future__ import annotations
 
-from singer_sdk import RecordSink, Target
-from singer_sdk import typing as th
+import logging
+import threading
+from typing import Any
 
+from contact_mapping.exchange.connection import connect, disconnect
+from contact_mapping.ledger import Ledger
+from contact_mapping.ledger_url import ledger_url
+from contact_mapping.report import ProgressTicker, RunReport
+from singer_sdk import Sink, Target
 
-class _NotYet(RecordSink):
-    def process_record(self, record: dict, context: dict) -> None:
-        raise NotImplementedError
+from .categories import sync_master_list
+from .mailbox_index import Mailbox
+from .retag import retag_renamed
+from .settings import TargetSettings, config_schema
+from .sinks import IgnoredStreamSink, SellRecordsSink
+from .sync import STREAM_KINDS, SellToExchange
+from .writer import EwsWriter
+
+log = logging.getLogger(__name__)
 
 
 class TargetExchange(Target):
-    """Skeleton."""
+    """Singer target writing Sell contacts and leads into Exchange with the Sell categories."""
 
     name = "target-exchange"
-    config_jsonschema = th.PropertiesList(th.Property("tenant", th.StringType)).to_dict()
-    default_sink_class = _NotYet
+    config_jsonschema = config_schema()
+    default_sink_class = SellRecordsSink
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Contacts and leads share the matching index and the ledger: drain one sink at a time.
+        self.max_parallelism = 1
+        self.settings = TargetSettings.from_config(self.config)
+        self.report = RunReport(target=self.name, tenant=self.settings.tenant)
+        self._engine: SellToExchange | None = None
+        self._account = None
+        self._ledger: Ledger | None = None
+        self._ticker: ProgressTicker | None = None
+        self._run_id: int | None = None
+        self._lock = threading.Lock()
+
+    def get_sink_class(self, stream_name: str) -> type[Sink]:
+        return SellRecordsSink if stream_name in STREAM_KINDS else IgnoredStreamSink
+
+    def engine(self) -> SellToExchange:
+        """The run's sync engine, set up on first use (connection errors surface here, S10.3)."""
+        with self._lock:
+            if self._engine is None:
+                self._engine = self._start()
+            return self._engine
+
+    def _start(self) -> SellToExchange:
+        settings = self.settings
+        account = connect(settings.exchange)
+        self._account = account
+        self._ledger = Ledger(ledger_url(settings.ledger_url), settings.tenant)
+        self._run_id = self._ledger.start_run(self.name)
+        writer = EwsWriter(account)
+        mailbox = Mailbox(account, settings.folder_path, settings.default_region)
+        change = sync_master_list(account)
+        if change.renamed:
+            retag_renamed(writer, mailbox, change.renamed)
+        self._ticker = ProgressTicker(self.report, self.logger).__enter__()
+        return SellToExchange(self._ledger, writer, mailbox, self.report, settings.default_region)
+
+    def process_endofpipe(self) -> None:
+        try:
+            super().process_endofpipe()
+        finally:
+            self._finish()
+
+    def _finish(self) -> None:
+        if self._ticker is not None:
+            self._ticker.stop()
+        data = self.report.finish(self.logger, self.settings.report_path)
+        if self._ledger is not None:
+            if self._run_id is not None:
+                self._ledger.finish_run(self._run_id, data.get("streams", {}))
+            self._ledger.close()
+        disconnect(self._account)
+
+
+if __name__ == "__main__":
+    TargetExchange.cli()

@@ -1,0 +1,233 @@
+"""Batched EWS reads and writes of contacts, with every outcome classified for the sink.
+
+Why a layer of its own: exchangelib returns some per-item errors in the result list
+(``ErrorItemNotFound``, ``ErrorInvalidChangeKey``, ``ErrorItemSave``) but *raises* others, which
+aborts the whole chunk although the server may have processed every item of it (reference §0.5,
+§6). This module turns both into one outcome per item:
+
+- ``ok`` — written; new id and change key.
+- ``not_found`` — the item is gone (deleted in Exchange): the caller retires the link (S6).
+- ``conflict`` — stale change key (``ErrorInvalidChangeKey`` returned, ``ErrorIrresolvableConflict``
+  raised): the caller re-reads and re-merges; nothing is overwritten blindly.
+- ``rejected`` — the server (or exchangelib's own field validation) refused that one item: the
+  caller reports and skips it (S10.1).
+- ``uncertain`` — a create chunk was aborted by a raised error: some of its items may exist; the
+  caller resolves them through the Sell-link property before retrying (no duplicates).
+
+Transient failures (``ErrorServerBusy`` and friends) are retried inside exchangelib by the
+connection's retry policy, which honours the server's back-off and gives up after ``max_wait``
+(``RateLimitError``); anything transient that still reaches us is re-raised, so the run fails and
+no STATE moves past an unwritten record (S10.2).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import requests
+from contact_mapping.exchange import link_property
+from contact_mapping.exchange.records import FETCH_FIELDS
+from exchangelib import Contact, ItemId
+from exchangelib.errors import (
+    ErrorInternalServerTransientError,
+    ErrorInvalidChangeKey,
+    ErrorIrresolvableConflict,
+    ErrorItemNotFound,
+    ErrorServerBusy,
+    ErrorStaleObject,
+    ErrorTimeoutExpired,
+    ErrorTooManyObjectsOpened,
+    RateLimitError,
+    ResponseMessageError,
+    TransportError,
+)
+from exchangelib.folders import FolderCollection
+from exchangelib.items import NEVER_OVERWRITE
+
+log = logging.getLogger(__name__)
+
+CHUNK_SIZE = 100
+"""EWS batch limit the sync keeps to: at most 100 items per CreateItem/UpdateItem/GetItem."""
+
+Kind = Literal["ok", "not_found", "conflict", "rejected", "uncertain"]
+
+TRANSIENT = (
+    RateLimitError,
+    ErrorServerBusy,
+    ErrorInternalServerTransientError,
+    ErrorTimeoutExpired,
+    ErrorTooManyObjectsOpened,
+    requests.exceptions.RequestException,
+)
+CONFLICTS = (ErrorInvalidChangeKey, ErrorIrresolvableConflict, ErrorStaleObject)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: Kind
+    item_id: str | None = None
+    change_key: str | None = None
+    reason: str | None = None
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Errors that mean "try later", never "this record is bad"."""
+    if isinstance(exc, TRANSIENT):
+        return True
+    # Connection resets, timeouts and malformed answers: TransportError but no ResponseMessage.
+    return isinstance(exc, TransportError) and not isinstance(exc, ResponseMessageError)
+
+
+def describe(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def chunks(items: Sequence[Any], size: int = CHUNK_SIZE) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class EwsWriter:
+    """Contact reads and writes on one account, 100 items per request at most."""
+
+    def __init__(self, account) -> None:
+        self.account = account
+
+    # -- reads -------------------------------------------------------------------------------
+    def fetch(self, item_ids: Sequence[str]) -> dict[str, Contact | Exception]:
+        """Current items by id (GetItem, only the fields the sync needs); gone ones map to
+        ``ErrorItemNotFound``."""
+        out: dict[str, Contact | Exception] = {}
+        unique = list(dict.fromkeys(item_ids))
+        for chunk in chunks(unique):
+            results = self.account.fetch(
+                ids=[ItemId(id=i) for i in chunk],
+                only_fields=list(FETCH_FIELDS),
+                chunk_size=CHUNK_SIZE,
+            )
+            for item_id, result in zip(chunk, results, strict=True):
+                if isinstance(result, Exception) and is_transient(result):
+                    raise result
+                if isinstance(result, Exception) and not isinstance(result, ErrorItemNotFound):
+                    raise result
+                out[item_id] = result
+        return out
+
+    def find_by_links(self, folders: Sequence[Any], links: Sequence[str]) -> dict[str, list[Any]]:
+        """Items carrying each Sell-link value (FindItem restricted on the extended property,
+        one request per 100 values). Used to resolve create intents after a crash."""
+        found: dict[str, list[Any]] = {}
+        if not links or not folders:
+            return found
+        collection = FolderCollection(account=self.account, folders=list(folders))
+        for chunk in chunks(list(dict.fromkeys(links))):
+            query = collection.filter(**{f"{link_property.FIELD_NAME}__in": list(chunk)}).only(
+                "id", "changekey", "last_modified_time", link_property.FIELD_NAME
+            )
+            for item in query:
+                if isinstance(item, Exception) or not isinstance(item, Contact):
+                    continue
+                value = getattr(item, link_property.FIELD_NAME, None)
+                if value:
+                    found.setdefault(value, []).append(item)
+        return found
+
+    # -- writes ------------------------------------------------------------------------------
+    def _prevalidate(self, key: Hashable, item: Contact) -> Outcome | None:
+        """exchangelib's own field checks (lengths, types) before sending: a record that would
+        fail them is rejected alone instead of aborting its chunk."""
+        try:
+            item.clean(version=self.account.version)
+        except (ValueError, TypeError) as exc:
+            return Outcome("rejected", reason=describe(exc))
+        return None
+
+    def create(
+        self, folder: Any, items: Sequence[tuple[Hashable, Contact]]
+    ) -> dict[Hashable, Outcome]:
+        """CreateItem in chunks of 100; returns an outcome per key."""
+        out: dict[Hashable, Outcome] = {}
+        ready: list[tuple[Hashable, Contact]] = []
+        for key, item in items:
+            bad = self._prevalidate(key, item)
+            if bad is not None:
+                out[key] = bad
+            else:
+                ready.append((key, item))
+        for chunk in chunks(ready):
+            try:
+                results = self.account.bulk_create(
+                    folder=folder, items=[item for _, item in chunk], chunk_size=CHUNK_SIZE
+                )
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                log.warning("CreateItem of %d contacts aborted: %s", len(chunk), describe(exc))
+                for key, _ in chunk:
+                    out[key] = Outcome("uncertain", reason=describe(exc))
+                continue
+            for (key, _), result in zip(chunk, results, strict=True):
+                out[key] = self._classify(result)
+        return out
+
+    def update(
+        self, items: Sequence[tuple[Hashable, Contact, Sequence[str]]]
+    ) -> dict[Hashable, Outcome]:
+        """UpdateItem (NeverOverwrite, only the named fields) in chunks of 100."""
+        out: dict[Hashable, Outcome] = {}
+        ready: list[tuple[Hashable, Contact, Sequence[str]]] = []
+        for key, item, fields in items:
+            bad = self._prevalidate(key, item)
+            if bad is not None:
+                out[key] = bad
+            else:
+                ready.append((key, item, fields))
+        for chunk in chunks(ready):
+            out.update(self._update_chunk(chunk))
+        return out
+
+    def _update_chunk(
+        self, chunk: Sequence[tuple[Hashable, Contact, Sequence[str]]]
+    ) -> dict[Hashable, Outcome]:
+        try:
+            results = self.account.bulk_update(
+                items=[(item, list(fields)) for _, item, fields in chunk],
+                conflict_resolution=NEVER_OVERWRITE,
+                chunk_size=CHUNK_SIZE,
+            )
+        except CONFLICTS as exc:
+            # Raised for one item, aborting the chunk: every item is re-read and re-merged
+            # (items the server did write re-merge to "no change").
+            return {key: Outcome("conflict", reason=describe(exc)) for key, _, _ in chunk}
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            if len(chunk) == 1:
+                return {chunk[0][0]: Outcome("rejected", reason=describe(exc))}
+            # One bad item aborted the chunk: isolate it by halves (updates are safe to
+            # resend: an already-applied one comes back as a change-key conflict).
+            half = len(chunk) // 2
+            log.warning("UpdateItem chunk aborted (%s); splitting to isolate", describe(exc))
+            return {**self._update_chunk(chunk[:half]), **self._update_chunk(chunk[half:])}
+        return {
+            key: self._classify(result) for (key, _, _), result in zip(chunk, results, strict=True)
+        }
+
+    @staticmethod
+    def _classify(result: Any) -> Outcome:
+        if isinstance(result, ErrorItemNotFound):
+            return Outcome("not_found", reason=describe(result))
+        if isinstance(result, CONFLICTS):
+            return Outcome("conflict", reason=describe(result))
+        if isinstance(result, Exception):
+            if is_transient(result):
+                raise result
+            return Outcome("rejected", reason=describe(result))
+        if isinstance(result, tuple):
+            item_id, change_key = result
+            return Outcome("ok", item_id=item_id, change_key=change_key)
+        return Outcome("ok", item_id=result.id, change_key=result.changekey)
