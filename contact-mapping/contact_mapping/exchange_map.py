@@ -75,6 +75,8 @@ def from_exchange(record: Mapping[str, Any], default_region: str = DEFAULT_REGIO
             normalize_text(record.get("display_name"))
             or normalize_text(record.get("company_name"))
             or normalize_text(record.get("file_as"))
+            or " ".join(p for p in (values["first_name"], values["last_name"]) if p)
+            or None
         )
         unmapped = frozenset({"company"})
     else:

@@ -36,7 +36,8 @@ def normalize_text(value: object) -> str | None:
 def normalize_email(value: object) -> str | None:
     """Trimmed and case-folded, so ``Ann@X.com `` and ``ann@x.com`` compare equal."""
     text = normalize_text(value)
-    return text.casefold() if text else None
+    # Case folding can leave non-NFC sequences behind; normalise again so the result is stable.
+    return normalize_text(text.casefold()) if text else None
 
 
 def email_problem(value: str | None) -> str | None:
