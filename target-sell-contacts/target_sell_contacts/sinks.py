@@ -15,15 +15,19 @@ class ContactsSink(BatchSink):
     #: Big enough to amortise the id look-ups, small enough that a crash redoes little.
     MAX_SIZE_DEFAULT = 200
 
+    def __init__(self, target: Any, *args: Any, **kwargs: Any) -> None:
+        self.sync_target = target
+        super().__init__(target, *args, **kwargs)
+
     def setup(self) -> None:
         # Opening the run checks the token and custom fields before any record is read (S10.3).
-        _ = self._target.run
+        _ = self.sync_target.run
 
     def process_batch(self, context: dict) -> None:
         records = context.get("records") or []
         if not records:
             return
-        self._target.run.process_batch(records)
+        self.sync_target.run.process_batch(records)
         self.tally_record_written(len(records))
 
 

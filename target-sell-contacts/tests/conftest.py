@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -115,3 +117,234 @@ def scripted() -> Iterator[Callable[..., tuple[Script, str]]]:
 def sell_error() -> Callable[..., Answer]:
     """Build a Sell error envelope answer: ``sell_error(422, "invalid", "details", "/email")``."""
     return error
+
+
+# -- Sell sandbox and in-process target runs ---------------------------------------------------
+
+import io  # noqa: E402
+import itertools  # noqa: E402
+from contextlib import redirect_stdout  # noqa: E402
+from datetime import UTC, datetime, timedelta  # noqa: E402
+
+import requests  # noqa: E402
+from contact_mapping.exchange.records import contact_schema  # noqa: E402
+from sandbox_common.process import running_sandbox  # noqa: E402
+from target_sell_contacts.target import TargetSellContacts  # noqa: E402
+
+TOKENS = [f"{i:02d}" + "k" * 62 for i in range(40)]
+SCHEMA = contact_schema().to_dict()
+_serial = itertools.count(1)
+
+
+class SellApi:
+    """Direct access to one sandbox tenant, to seed Sell and to look at what the target wrote."""
+
+    def __init__(self, sandbox: Any, token: str) -> None:
+        self.sandbox = sandbox
+        self.base_url = sandbox.base_url
+        self.token = token
+        self.session = requests.Session()
+        self.session.headers.update(
+            {"Authorization": f"Bearer {token}", "Accept": "application/json", "User-Agent": "t"}
+        )
+
+    def _url(self, path: str) -> str:
+        return f"{self.base_url}/v2/{path}"
+
+    def create(self, path: str, **data: Any) -> dict:
+        r = self.session.post(self._url(path), json={"data": data})
+        r.raise_for_status()
+        return r.json()["data"]
+
+    def update(self, path: str, ident: int, **data: Any) -> dict:
+        r = self.session.put(self._url(f"{path}/{ident}"), json={"data": data})
+        r.raise_for_status()
+        return r.json()["data"]
+
+    def delete(self, path: str, ident: int) -> None:
+        self.session.delete(self._url(f"{path}/{ident}")).raise_for_status()
+
+    def get(self, path: str, ident: int) -> dict:
+        r = self.session.get(self._url(f"{path}/{ident}"))
+        r.raise_for_status()
+        return r.json()["data"]
+
+    def all(self, path: str, **params: Any) -> list[dict]:
+        out: list[dict] = []
+        for page in range(1, 200):
+            r = self.session.get(self._url(path), params={"per_page": 100, "page": page, **params})
+            r.raise_for_status()
+            items = [i["data"] for i in r.json()["items"]]
+            out += items
+            if len(items) < 100:
+                return out
+        return out
+
+    def people(self) -> list[dict]:
+        return [c for c in self.all("contacts") if not c["is_organization"]]
+
+    def writes(self) -> dict[str, int]:
+        from sell_sandbox import tenant_key
+
+        tenant = self.sandbox.stats()["by_tenant"].get(tenant_key(self.token), {})
+        return tenant.get("writes", {})
+
+    def requests(self) -> int:
+        from sell_sandbox import tenant_key
+
+        tenant = self.sandbox.stats()["by_tenant"].get(tenant_key(self.token), {})
+        return tenant.get("total_reads", 0) + tenant.get("total_writes", 0)
+
+
+def exchange_record(ident: str | None = None, **fields: Any) -> dict:
+    """A tap-exchange-contacts ``contacts`` record (the fixed shape) with sensible blanks."""
+    n = next(_serial)
+    modified = fields.pop("modified", None) or datetime.now(UTC) - timedelta(minutes=5)
+    record = {
+        "id": ident or f"AAMkAD-{n:06d}=",
+        "change_key": f"CK-{n}",
+        "folder_id": "FOLDER-CONTACTS",
+        "folder_path": "Contacts",
+        "given_name": None,
+        "middle_name": None,
+        "surname": None,
+        "display_name": None,
+        "file_as": None,
+        "company_name": None,
+        "department": None,
+        "job_title": None,
+        "email_address_1": None,
+        "email_address_2": None,
+        "email_address_3": None,
+        "phone_numbers": {},
+        "physical_addresses": {},
+        "business_home_page": None,
+        "body": None,
+        "categories": ["Clients"],
+        "created_time": "2024-01-02T03:04:05+00:00",
+        "last_modified_time": modified.isoformat() if isinstance(modified, datetime) else modified,
+        "sell_link": None,
+    }
+    record.update(fields)
+    return record
+
+
+def deletion(ident: str) -> dict:
+    return {
+        "id": ident,
+        "folder_id": "FOLDER-CONTACTS",
+        "_sdc_deleted_at": datetime.now(UTC).isoformat(),
+    }
+
+
+def singer_lines(
+    records: list[dict],
+    stream: str = "contacts",
+    state: dict | None = None,
+    schema: dict | None = None,
+) -> str:
+    lines = [
+        {"type": "SCHEMA", "stream": stream, "schema": schema or SCHEMA, "key_properties": ["id"]},
+        *({"type": "RECORD", "stream": stream, "record": r} for r in records),
+        {"type": "STATE", "value": state or {"bookmarks": {stream: {"n": len(records)}}}},
+    ]
+    return "\n".join(json.dumps(line) for line in lines) + "\n"
+
+
+@dataclass
+class TargetRun:
+    stdout: str
+    report: dict
+
+    @property
+    def states(self) -> list[dict]:
+        return [json.loads(line) for line in self.stdout.splitlines() if line.startswith("{")]
+
+    def count(self, name: str, stream: str = "contacts") -> int:
+        return self.report.get("streams", {}).get(stream, {}).get(name, 0)
+
+
+@dataclass
+class Tenant:
+    api: SellApi
+    config: dict
+
+    def run(self, records: list[dict] | str, **overrides: Any) -> TargetRun:
+        config = {**self.config, **overrides}
+        text = records if isinstance(records, str) else singer_lines(records)
+        target = TargetSellContacts(config=config, validate_config=True)
+        out = io.StringIO()
+        with redirect_stdout(out):
+            target.listen(io.StringIO(text))
+        report = json.loads(Path(config["report_path"]).read_text())
+        return TargetRun(out.getvalue(), report)
+
+
+@pytest.fixture(scope="session")
+def sell_sandbox() -> Iterator[Any]:
+    args = ["--rate-limit", "0"]
+    for token in TOKENS:
+        args += ["--token", token]
+    with running_sandbox("sell-sandbox", args) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture(scope="session")
+def bare_sell_sandbox() -> Iterator[Any]:
+    """An account without any custom field: notes fallback and the intent protocol."""
+    args = ["--rate-limit", "0", "--no-custom-fields"]
+    for token in TOKENS[:10]:
+        args += ["--token", token]
+    with running_sandbox("sell-sandbox", args) as sandbox:
+        yield sandbox
+
+
+_free_tokens = {"full": iter(TOKENS), "bare": iter(TOKENS[:10])}
+
+
+def _tenant(sandbox: Any, kind: str, tmp_path: Path, **extra: Any) -> Tenant:
+    token = next(_free_tokens[kind])
+    config = {
+        "api_token": token,
+        "api_url": sandbox.base_url,
+        "tenant": f"t-{token[:2]}",
+        "ledger_url": f"sqlite:///{tmp_path / 'ledger.db'}",
+        "report_path": str(tmp_path / "report.json"),
+        "requests_per_second": 0,
+        "max_retries": 3,
+        **extra,
+    }
+    return Tenant(SellApi(sandbox, token), config)
+
+
+@pytest.fixture
+def tenant(sell_sandbox: Any, tmp_path: Path) -> Tenant:
+    """A fresh Sell account with the default custom fields, and the target's config for it."""
+    return _tenant(
+        sell_sandbox,
+        "full",
+        tmp_path,
+        exchange_id_field="Exchange ID",
+        overwritten_values_field="Overwritten values",
+    )
+
+
+@pytest.fixture
+def bare_tenant(bare_sell_sandbox: Any, tmp_path: Path) -> Tenant:
+    """A fresh Sell account without custom fields (no exchange id, notes for lost values)."""
+    return _tenant(bare_sell_sandbox, "bare", tmp_path)
+
+
+@pytest.fixture
+def make_record() -> Callable[..., dict]:
+    return exchange_record
+
+
+@pytest.fixture
+def make_deletion() -> Callable[[str], dict]:
+    return deletion
+
+
+@pytest.fixture
+def lines() -> Callable[..., str]:
+    return singer_lines
