@@ -6,6 +6,9 @@ import argparse
 
 from sandbox_common import add_common_arguments, serve
 
+# Kinds of injected faults (kept here so --help needs no heavy imports).
+FAULT_KINDS = ("server_busy", "http_503", "drop_before", "drop_after", "slow")
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -31,6 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=500,
         help="BackOffMilliseconds of injected ErrorServerBusy",
+    )
+    parser.add_argument(
+        "--fault-kinds",
+        default=",".join(FAULT_KINDS),
+        help=f"comma-separated subset of {','.join(FAULT_KINDS)} drawn by --fault-rate",
     )
     parser.add_argument("--slow-ms", type=int, default=1500, help="delay of injected slow answers")
     parser.add_argument(

@@ -20,6 +20,7 @@ from sandbox_common import FaultInjector, RequestStats, add_sandbox_routes
 from sandbox_common.serve import latency_middleware
 
 from ews_sandbox import ops_config, ops_folders, ops_items, ops_misc, ops_sync, soap
+from ews_sandbox.cli import FAULT_KINDS
 from ews_sandbox.context import Context
 from ews_sandbox.errors import SoapFaultError
 from ews_sandbox.seed import populate
@@ -147,7 +148,6 @@ REQUEST_VERSIONS = frozenset(
         "V2018_01_08",
     ]
 )
-FAULT_KINDS = ("server_busy", "http_503", "drop_before", "drop_after", "slow")
 
 
 @dataclass
@@ -313,6 +313,15 @@ def parse_pairs(values: list[str] | None, flag: str) -> list[tuple[str, str]]:
     return pairs
 
 
+def _fault_kinds(text: str) -> list[str]:
+    kinds = [k.strip() for k in text.split(",") if k.strip()]
+    unknown = sorted(set(kinds) - set(FAULT_KINDS))
+    if unknown:
+        msg = f"--fault-kinds: unknown {', '.join(unknown)}; choose from {', '.join(FAULT_KINDS)}"
+        raise SystemExit(msg)
+    return kinds
+
+
 def build_state(args: argparse.Namespace) -> SandboxState:
     mailboxes: dict[str, Mailbox] = {}
     for address, password in parse_pairs(args.mailbox, "--mailbox") or [
@@ -332,7 +341,7 @@ def build_state(args: argparse.Namespace) -> SandboxState:
         mailboxes=mailboxes,
         tokens=tokens,
         stats=RequestStats(),
-        faults=FaultInjector(args.fault_rate, FAULT_KINDS, seed=args.seed or 0),
+        faults=FaultInjector(args.fault_rate, _fault_kinds(args.fault_kinds), seed=args.seed or 0),
         backoff_ms=args.backoff_ms,
         slow_ms=args.slow_ms,
         record_dir=record_dir,
