@@ -22,7 +22,9 @@ from contact_mapping.exchange.folders import ContactFolder, private_contact_fold
 from contact_mapping.exchange.records import iso
 from contact_mapping.exchange_map import from_exchange
 from contact_mapping.matching import Candidate, MatchIndex
+from contact_mapping.exchange.errors import ExchangeSetupError
 from exchangelib import Contact
+from exchangelib.errors import ResponseMessageError
 from exchangelib.folders import Contacts, FolderCollection
 
 log = logging.getLogger(__name__)
@@ -131,7 +133,15 @@ class Mailbox:
                 found = next((f for f in folders if f.path.casefold() == wanted), None)
                 if found is None:
                     created = Contacts(parent=current.folder, name=name)
-                    created.save()
+                    try:
+                        created.save()
+                    except ResponseMessageError as exc:
+                        msg = (
+                            f"Setting 'folder': contacts folder {wanted!r} does not exist and "
+                            f"Exchange refused to create it ({type(exc).__name__}); create it "
+                            "in Outlook or change the setting."
+                        )
+                        raise ExchangeSetupError(msg, setting="folder") from exc
                     log.info("created contacts folder %s", wanted)
                     found = ContactFolder(
                         id=created.id,

@@ -38,7 +38,7 @@ def retag_renamed(writer: EwsWriter, mailbox: Mailbox, renamed: Mapping[str, str
         items = [
             item
             for item in collection.filter(categories__contains=list(renamed)).only(
-                "categories", "changekey"
+                "categories", "display_name"
             )
             if isinstance(item, Contact)
         ]

@@ -83,6 +83,8 @@ def is_transient(exc: BaseException) -> bool:
 
 def describe(exc: BaseException) -> str:
     text = str(exc).strip()
+    if len(text) > 300:
+        text = text[:300] + "…"
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
