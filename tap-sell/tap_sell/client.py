@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from tap_sell.tap import TapSell
 
+REQUEST_TIMEOUT = 60  # seconds per request; a timed-out request is retried
 RETRY_AFTER_CAP = 120.0  # seconds; never sleep longer than this on a server hint
 
 
@@ -101,7 +102,7 @@ class SellStream(RESTStream[int]):
 
     @property
     def timeout(self) -> int:
-        return int(self.config.get("request_timeout", 60))
+        return REQUEST_TIMEOUT
 
     # --- requests -----------------------------------------------------------------------
 
@@ -120,7 +121,17 @@ class SellStream(RESTStream[int]):
         def paced(prepared_request: requests.PreparedRequest, context: Context | None) -> Any:
             if limiter is not None:
                 limiter.try_acquire("sell", blocking=True)
-            return func(prepared_request, context)
+            try:
+                return func(prepared_request, context)
+            except requests.exceptions.SSLError as exc:
+                # A certificate problem does not heal on retry (requests files it under
+                # ConnectionError, which the SDK retries): fail now and say what to set.
+                host = requests.utils.urlparse(prepared_request.url).netloc
+                msg = (
+                    f"TLS verification of {host} failed ({exc.__class__.__name__}); "
+                    "give the CA with ca_bundle, or set verify_ssl to false for testing"
+                )
+                raise FatalAPIError(msg) from None
 
         return super().request_decorator(paced)
 

@@ -104,8 +104,8 @@ DEAL = th.PropertiesList(
     th.Property("name", th.StringType),
     th.Property(
         "value",
-        th.CustomType({"type": ["string", "number", "null"]}),
-        description="Decimal amount; Sell sends it as a string",
+        th.StringType,
+        description='Decimal amount as Sell sends it, a string such as "1000.50"',
     ),
     th.Property("currency", th.StringType, description="ISO 4217 code"),
     th.Property("hot", th.BooleanType),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from tap_sell import schemas
@@ -102,6 +103,13 @@ class DealsStream(NewestFirstStream):
     name = "deals"
     path = "/deals"
     schema = schemas.DEAL
+
+    def post_process(self, row: dict, context: Context | None = None) -> dict | None:
+        """Keep ``value`` a decimal string even if Sell ever sends a JSON number."""
+        value = row.get("value")
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            row["value"] = str(Decimal(str(value)))
+        return row
 
 
 class StagesStream(SellStream):
