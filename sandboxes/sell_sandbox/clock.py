@@ -1,9 +1,9 @@
-"""Per-account time: ISO-8601 UTC seconds that strictly increase with every write.
+"""Per-account time: ISO-8601 UTC seconds, like the real API's ``updated_at``.
 
-The real API stamps ``updated_at`` with one-second resolution; a sandbox that answers many
-writes per second would produce ties and make ``sort_by=updated_at`` ambiguous. Each tick is
-therefore ``max(now, previous + 1 s)``: under bursts the account clock runs ahead of the wall
-clock by at most the number of writes in the burst, and catches up when writes pause.
+The real API stamps with one-second resolution, so several records written in the same second
+share a timestamp; clients must cope with ties (``sort_by=updated_at`` breaks them by id here).
+Stamps never run ahead of the wall clock — conflict resolution (SPEC S5.2) compares them with
+Exchange's ``LastModifiedTime`` — and never go backwards (seeded history is observed first).
 """
 
 from __future__ import annotations
@@ -31,5 +31,5 @@ class AccountClock:
         self._last = max(self._last, parse_iso(stamp))
 
     def tick(self) -> str:
-        self._last = max(int(time.time()), self._last + 1)
+        self._last = max(int(time.time()), self._last)
         return iso(self._last)
