@@ -1,10 +1,10 @@
 """The mailbox owner's private contact folders: Contacts and the user-created folders below it.
 
-Scope rule S1.1. Discovery costs two requests — ``GetFolder contacts`` and one ``FindFolder``
+Scope rule S1.1. Discovery costs two requests: ``GetFolder contacts`` and one ``FindFolder``
 (deep, only cheap properties, so exchangelib sends no follow-up ``GetFolder`` for the found
 folders). Public folders and other mailboxes are never named in a request; system folders below
-Contacts (Recipient Cache, GAL Contacts, Companies, hidden GUID-named ones, …) only show up in the
-FindFolder answer and are dropped without being touched.
+Contacts (Recipient Cache, GAL Contacts, Companies, hidden GUID-named ones, ...) only appear in
+the FindFolder answer and are dropped there: none of their items is ever requested.
 """
 
 from __future__ import annotations

@@ -1,0 +1,83 @@
+"""S1 scope: private folders only, distribution lists skipped, selected categories + linked."""
+
+from __future__ import annotations
+
+from exchangelib import Contact
+
+from .conftest import PRIVATE_FOLDERS, account_for, private_contacts, run_tap, tap_config
+
+ADDRESS = "scope@example.com"
+
+
+def test_only_selected_categories_and_linked_contacts_from_private_folders(ews) -> None:
+    account = account_for(ews, ADDRESS)
+    partners = next(f for f in account.contacts.children if f.name == "Partners")
+    linked = Contact(
+        folder=partners, display_name="Linked Only", given_name="Linked", sell_link="lead:45"
+    )
+    linked.save()
+    vip_only = Contact(
+        folder=account.contacts, display_name="Vip Only", categories=["VIP"], given_name="Vip"
+    )
+    vip_only.save()
+    config = tap_config(ews, ADDRESS, categories=["clients"])  # names match case-insensitively
+    expected = {
+        c.id for c in private_contacts(account) if "Clients" in (c.categories or ()) or c.sell_link
+    }
+
+    ews.reset()
+    run = run_tap(config)
+    stats = ews.stats()
+
+    contacts = run.records["contacts"]
+    assert {r["id"] for r in contacts} == expected
+    assert linked.id in expected
+    assert vip_only.id not in expected
+    by_id = {r["id"]: r for r in contacts}
+    assert by_id[linked.id]["sell_link"] == "lead:45"
+    assert by_id[linked.id]["folder_path"] == "Contacts/Partners"
+    assert all(r["folder_path"] in PRIVATE_FOLDERS for r in contacts)
+    assert not [r for r in contacts if (r["display_name"] or "").startswith("Team list")]
+    # System and public folders were never asked for their items.
+    assert set(stats["touched"]["folders"]) <= PRIVATE_FOLDERS | {"Calendar"}
+    assert stats["total_writes"] == 0
+
+    folders = {r["path"] for r in run.records["contact_folders"]}
+    assert folders == PRIVATE_FOLDERS
+    names = {r["name"] for r in run.records["categories"]}
+    assert {"Clients", "Partners", "VIP"} <= names
+    assert all(r["guid"].startswith("{") for r in run.records["categories"])
+
+
+def test_deletions_and_moves_are_emitted_as_deletion_records(ews) -> None:
+    address = "deletes@example.com"
+    account = account_for(ews, address)
+    first = run_tap(tap_config(ews, address))
+    victim_id = first.records["contacts"][0]["id"]
+    victim = next(account.fetch(ids=[(victim_id, None)], only_fields=["display_name"]))
+    victim.delete()
+    changed = next(r for r in first.records["contacts"][1:] if r["folder_path"] == "Contacts")
+    item = next(account.fetch(ids=[(changed["id"], None)], only_fields=["display_name"]))
+    item.display_name = "Renamed by test"
+    item.save(update_fields=["display_name"])
+
+    second = run_tap(tap_config(ews, address), first.state)
+
+    contacts = second.records["contacts"]
+    deletions = [r for r in contacts if r.get("_sdc_deleted_at")]
+    assert [set(r) for r in deletions] == [{"id", "folder_id", "_sdc_deleted_at"}]
+    assert deletions[0]["id"] == victim_id
+    assert deletions[0]["folder_id"] == first.records["contacts"][0]["folder_id"]
+    updates = [r for r in contacts if not r.get("_sdc_deleted_at")]
+    assert [(r["id"], r["display_name"]) for r in updates] == [(changed["id"], "Renamed by test")]
+    # A third run from the new state has nothing left to say.
+    assert "contacts" not in run_tap(tap_config(ews, address), second.state).records
+
+
+def test_start_date_limits_the_first_read(ews) -> None:
+    config = tap_config(ews, ADDRESS, start_date="2024-01-01T00:20:00Z")
+    run = run_tap(config)
+    assert run.records.get("contacts")
+    assert all(r["last_modified_time"] >= "2024-01-01T00:20:00Z" for r in run.records["contacts"])
+    full = run_tap(tap_config(ews, ADDRESS))
+    assert len(full.records["contacts"]) > len(run.records["contacts"])
