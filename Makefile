@@ -34,3 +34,7 @@ test: $(STAMP) lint
 
 clean:
 	rm -rf $(VENV) .meltano .pytest_cache .hypothesis
+
+# The whole product on the sandboxes: seed, two-way-sync twice through Meltano, report, check.
+demo: $(STAMP)
+	$(PY) -m demo

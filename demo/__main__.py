@@ -1,0 +1,134 @@
+"""Run the demo: sandboxes up, demo data in, ``two-way-sync`` through Meltano, report out."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import exchangelib
+from sandbox_common.meltano_project import MeltanoProject
+from sandbox_common.process import SandboxProcess, running_sandbox
+from sell_sandbox import DEMO_TOKEN
+
+from demo.scenario import (
+    DEMO_MAILBOX,
+    DEMO_PASSWORD,
+    SellApi,
+    exchange_account,
+    seed_exchange,
+    seed_sell,
+    user_edits,
+)
+from demo.views import exchange_table, sell_table
+
+ROOT = Path(__file__).resolve().parent.parent
+REPORTS = ROOT / ".meltano" / "reports"
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def heading(text: str) -> None:
+    say()
+    say(f"== {text} " + "=" * max(0, 90 - len(text)))
+
+
+def show_reports() -> None:
+    for name in ("exchange-to-sell", "sell-to-exchange"):
+        path = REPORTS / f"{name}.json"
+        if not path.exists():
+            say(f"  (no report at {path})")
+            continue
+        report = json.loads(path.read_text())
+        say(f"  {report['target']} (tenant {report['tenant']}, {report['duration_s']} s):")
+        for stream, counts in report["streams"].items():
+            shown = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items() if v)
+            say(f"    {stream}: {shown or 'nothing to do'}")
+        for c in report["conflicts"]:
+            say(
+                f"    conflict on {c.get('field')} of {c['record_id']}: kept {c.get('kept')!r},"
+                f" overwritten {c.get('overwritten')!r} ({c.get('overwritten_origin', '?')})"
+            )
+        for r in report["rejected"]:
+            say(f"    rejected {r['record_id']}: {r['reason']}")
+        for r in report["links_retired"]:
+            say(f"    link retired {r['record_id']}: {r['reason']}")
+        for m in report["matches"]:
+            say(f"    matched {m['record_id']} -> {m.get('other_id', '?')} by {m.get('by', '?')}")
+
+
+def writes(sandbox: SandboxProcess) -> int:
+    return sandbox.stats()["total_writes"]
+
+
+def main() -> int:
+    started = time.monotonic()
+    with (
+        running_sandbox("sell-sandbox", ["--token", DEMO_TOKEN]) as sell,
+        running_sandbox(
+            "ews-sandbox", ["--mailbox", f"{DEMO_MAILBOX}:{DEMO_PASSWORD}", "--seed", "0"]
+        ) as ews,
+        tempfile.TemporaryDirectory(prefix="contact-sync-demo-") as workdir,
+    ):
+        endpoint = f"{ews.base_url}/EWS/Exchange.asmx"
+        api = SellApi(sell.base_url, DEMO_TOKEN)
+        account = exchange_account(endpoint)
+        heading("Demo data")
+        sell_records = seed_sell(api)
+        exchange_contacts = seed_exchange(account)
+        say(f"  Sell sandbox {sell.base_url}, EWS sandbox {endpoint} (mailbox {DEMO_MAILBOX})")
+        say("  Exchange categories selected for Sell: Clients, Partners")
+        heading("Before: Sell")
+        for line in sell_table(api):
+            say(line)
+        heading("Before: Exchange (private contact folders)")
+        for line in exchange_table(account):
+            say(line)
+
+        project = MeltanoProject.isolated(
+            ROOT,
+            Path(workdir),
+            env={
+                "DEMO_SELL_URL": sell.base_url,
+                "DEMO_SELL_TOKEN": DEMO_TOKEN,
+                "DEMO_EWS_ENDPOINT": endpoint,
+                "DEMO_EWS_MAILBOX": DEMO_MAILBOX,
+                "DEMO_EWS_PASSWORD": DEMO_PASSWORD,
+            },
+        )
+        for run in (1, 2):
+            if run == 2:
+                heading("Edits by the user between the two runs")
+                for line in user_edits(api, account, sell_records, exchange_contacts):
+                    say(f"  {line}")
+            heading(f"meltano --environment=demo run two-way-sync (run {run})")
+            t0 = time.monotonic()
+            project.run("--environment=demo", "run", "two-way-sync")
+            say(f"  done in {time.monotonic() - t0:.1f} s")
+            show_reports()
+
+        heading("After: Sell")
+        for line in sell_table(api):
+            say(line)
+        heading("After: Exchange (private contact folders)")
+        for line in exchange_table(account):
+            say(line)
+
+        heading("Convergence check (S7.1): one more two-way-sync with no edits")
+        sell.reset()
+        ews.reset()
+        project.run("--environment=demo", "run", "two-way-sync")
+        say(f"  writes: Sell {writes(sell)}, Exchange {writes(ews)} (both must be 0)")
+        exchangelib.close_connections()
+        converged = writes(sell) == 0 and writes(ews) == 0
+    say()
+    say(f"Demo finished in {time.monotonic() - started:.0f} s; reports in {REPORTS}")
+    return 0 if converged else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,275 @@
+"""The demo data set: a small Sell account and a mailbox that exercise every rule of S1-S7.
+
+Written through the public APIs only (Sell REST, EWS via exchangelib), the way a user's data would
+have got there, so the sync sees nothing the real systems would not show it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from exchangelib import DELEGATE, Account, Configuration, Credentials, Version
+from exchangelib.indexed_properties import EmailAddress, PhoneNumber, PhysicalAddress
+from exchangelib.items import Contact
+from exchangelib.version import Build
+
+DEMO_MAILBOX = "demo@example.com"
+DEMO_PASSWORD = "demo-password"  # noqa: S105 - the sandbox's documented demo credentials
+SELECTED_CATEGORIES = ("Clients", "Partners")
+
+
+@dataclass
+class SellApi:
+    """Just enough of the Sell REST API to seed and inspect the demo account."""
+
+    base_url: str
+    token: str
+
+    def _session(self) -> requests.Session:
+        session = requests.Session()
+        session.headers.update(
+            {
+                "Authorization": f"Bearer {self.token}",
+                "Accept": "application/json",
+                "User-Agent": "contact-sync-demo/1.0",
+            }
+        )
+        return session
+
+    def post(self, path: str, data: dict[str, Any]) -> dict[str, Any]:
+        resp = self._session().post(f"{self.base_url}/v2/{path}", json={"data": data}, timeout=30)
+        resp.raise_for_status()
+        return resp.json()["data"]
+
+    def put(self, path: str, data: dict[str, Any]) -> dict[str, Any]:
+        resp = self._session().put(f"{self.base_url}/v2/{path}", json={"data": data}, timeout=30)
+        resp.raise_for_status()
+        return resp.json()["data"]
+
+    def list(self, path: str, **params: Any) -> list[dict[str, Any]]:
+        session, out, page = self._session(), [], 1
+        while page < 1000:
+            resp = session.get(
+                f"{self.base_url}/v2/{path}",
+                params={"page": page, "per_page": 100, **params},
+                timeout=30,
+            )
+            resp.raise_for_status()
+            items = [item["data"] for item in resp.json()["items"]]
+            out.extend(items)
+            if len(items) < 100:
+                return out
+            page += 1
+        return out
+
+    def stage_ids(self) -> dict[str, int]:
+        return {stage["category"]: stage["id"] for stage in self.list("stages")}
+
+
+def exchange_account(endpoint: str) -> Account:
+    config = Configuration(
+        service_endpoint=endpoint,
+        credentials=Credentials(DEMO_MAILBOX, DEMO_PASSWORD),
+        auth_type="basic",
+        version=Version(build=Build(15, 1, 2507, 6)),
+    )
+    return Account(DEMO_MAILBOX, config=config, autodiscover=False, access_type=DELEGATE)
+
+
+def seed_sell(api: SellApi) -> dict[str, dict[str, Any]]:
+    """Companies, people in every prospect/customer status, a lead, non-ASCII names."""
+    stages = api.stage_ids()
+    engines = api.post("contacts", {"is_organization": True, "name": "Analytical Engines"})
+    bletchley = api.post("contacts", {"is_organization": True, "name": "Bletchley Park"})
+    people = {
+        # Matches Exchange by e-mail (written differently there); gets an open deal.
+        "ada": api.post(
+            "contacts",
+            {
+                "first_name": "Ada",
+                "last_name": "Lovelace",
+                "email": "ada@analytical.example",
+                "contact_id": engines["id"],
+                "mobile": "+44 20 7946 0001",
+            },
+        ),
+        # Matches the first of two Exchange duplicates; gets a won deal.
+        "alan": api.post(
+            "contacts",
+            {
+                "first_name": "Alan",
+                "last_name": "Turing",
+                "email": "alan@bletchley.example",
+                "contact_id": bletchley["id"],
+            },
+        ),
+        # Same e-mail as in Exchange but another title: a first-link conflict (S5.3/S5.2).
+        "grace": api.post(
+            "contacts",
+            {
+                "first_name": "Grace",
+                "last_name": "Hopper",
+                "email": "grace@navy.example",
+                "title": "Commodore",
+            },
+        ),
+        # No e-mail: matched by name + phone, written in another format in Exchange.
+        "katherine": api.post(
+            "contacts",
+            {"first_name": "Katherine", "last_name": "Johnson", "phone": "(757) 555-0101"},
+        ),
+        # Only in Sell: created in Exchange, past customer.
+        "tim": api.post(
+            "contacts",
+            {
+                "first_name": "Tim",
+                "last_name": "Berners-Lee",
+                "email": "timbl@w3.example",
+                "customer_status": "past",
+            },
+        ),
+        "jose": api.post(
+            "contacts",
+            {"first_name": "José", "last_name": "Núñez Ñandú", "email": "jose@ejemplo.example"},
+        ),
+    }
+    api.post("deals", {"name": "Difference engine", "contact_id": people["ada"]["id"]})
+    api.post(
+        "deals",
+        {"name": "Bombe", "contact_id": people["alan"]["id"], "stage_id": stages["won"]},
+    )
+    api.post(
+        "deals",
+        {"name": "COBOL", "contact_id": people["grace"]["id"], "stage_id": stages["lost"]},
+    )
+    lead = api.post(
+        "leads",
+        {
+            "first_name": "Linus",
+            "last_name": "Torvalds",
+            "organization_name": "Transmeta",
+            "email": "linus@transmeta.example",
+        },
+    )
+    return {**people, "engines": engines, "bletchley": bletchley, "linus": lead}
+
+
+def _contact(account: Account, folder: Any, **fields: Any) -> Contact:
+    contact = Contact(account=account, folder=folder, **fields)
+    contact.save()
+    return contact
+
+
+def seed_exchange(account: Account) -> dict[str, Contact]:
+    """Contacts in Contacts and a user subfolder, in and out of the selected categories."""
+    contacts = account.contacts
+    partners = contacts / "Partners"
+    return {
+        "ada": _contact(
+            account,
+            contacts,
+            given_name="Ada",
+            surname="Lovelace",
+            display_name="Ada Lovelace",
+            company_name="Analytical Engines",
+            job_title="Mathematician",
+            email_addresses=[EmailAddress(label="EmailAddress1", email=" ADA@Analytical.example ")],
+            categories=["Clients"],
+        ),
+        "alan": _contact(
+            account,
+            contacts,
+            given_name="Alan",
+            surname="Turing",
+            display_name="Alan Turing",
+            email_addresses=[EmailAddress(label="EmailAddress1", email="alan@bletchley.example")],
+            categories=["Clients"],
+        ),
+        "alan_duplicate": _contact(
+            account,
+            partners,
+            given_name="Alan",
+            surname="Turing",
+            display_name="Alan Turing",
+            email_addresses=[EmailAddress(label="EmailAddress1", email="alan@bletchley.example")],
+            categories=["Partners"],
+        ),
+        "grace": _contact(
+            account,
+            partners,
+            given_name="Grace",
+            surname="Hopper",
+            display_name="Grace Hopper",
+            job_title="Rear Admiral",
+            email_addresses=[EmailAddress(label="EmailAddress1", email="grace@navy.example")],
+            categories=["Partners", "VIP"],
+        ),
+        "katherine": _contact(
+            account,
+            contacts,
+            given_name="Katherine",
+            surname="Johnson",
+            display_name="Katherine Johnson",
+            phone_numbers=[PhoneNumber(label="BusinessPhone", phone_number="+1 757-555-0101")],
+            categories=["Clients"],
+        ),
+        "margaret": _contact(
+            account,
+            contacts,
+            given_name="Margaret",
+            surname="Hamilton",
+            display_name="Margaret Hamilton",
+            company_name="MIT Instrumentation Lab",
+            job_title="Director of Software Engineering",
+            email_addresses=[EmailAddress(label="EmailAddress1", email="margaret@mit.example")],
+            physical_addresses=[
+                PhysicalAddress(
+                    label="Business",
+                    street="75 Cambridge Pkwy",
+                    city="Cambridge",
+                    state="MA",
+                    country="USA",
+                    zipcode="02142",
+                )
+            ],
+            categories=["Clients"],
+        ),
+        # Not in a selected category: stays out of Sell (S1.2).
+        "private": _contact(
+            account,
+            contacts,
+            given_name="Pat",
+            surname="Private",
+            display_name="Pat Private",
+            email_addresses=[EmailAddress(label="EmailAddress1", email="pat@home.example")],
+            categories=["VIP"],
+        ),
+    }
+
+
+def user_edits(
+    api: SellApi, account: Account, sell: dict, exchange: dict[str, Contact]
+) -> list[str]:
+    """Edits a user makes between two syncs: merges, a conflict, a deal that is won."""
+    stages = api.stage_ids()
+    ada = exchange["ada"]
+    ada.refresh()
+    ada.job_title = "Countess, Mathematician"
+    ada.save(update_fields=["job_title"])
+    api.put(f"contacts/{sell['ada']['id']}", {"mobile": "+44 20 7946 0002"})
+    grace = exchange["grace"]
+    grace.refresh()
+    grace.job_title = "Rear Admiral (ret.)"
+    grace.save(update_fields=["job_title"])
+    api.put(f"contacts/{sell['grace']['id']}", {"title": "Commodore (ret.)"})  # later: Sell wins
+    deal = next(d for d in api.list("deals") if d["contact_id"] == sell["ada"]["id"])
+    api.put(f"deals/{deal['id']}", {"stage_id": stages["won"]})
+    return [
+        "Exchange: Ada Lovelace's job title -> 'Countess, Mathematician'",
+        "Sell:     Ada Lovelace's mobile -> +44 20 7946 0002 (another field: both edits kept)",
+        "Exchange: Grace Hopper's title -> 'Rear Admiral (ret.)'",
+        "Sell:     Grace Hopper's title -> 'Commodore (ret.)' (same field, later: a conflict)",
+        "Sell:     Ada Lovelace's deal is won (Sell Current Prospect -> Sell Current Customer)",
+    ]

@@ -1,0 +1,56 @@
+"""Before/after tables of both systems, as a person would look at them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from exchangelib import Account
+from exchangelib.items import Contact
+
+from demo.scenario import SellApi
+
+WIDTH = 24
+
+
+def _cut(value: Any, width: int = WIDTH) -> str:
+    text = "" if value is None else str(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def sell_table(api: SellApi) -> list[str]:
+    rows = [f"  {'Sell record':<{WIDTH}} {'e-mail':<{WIDTH}} {'title':<{WIDTH}} status"]
+    for kind in ("contacts", "leads"):
+        for rec in sorted(api.list(kind), key=lambda r: r.get("last_name") or r.get("name") or ""):
+            if kind == "leads":
+                label, status = "lead", "lead"
+            elif rec.get("is_organization"):
+                label, status = "company", "company"
+            else:
+                label = "person"
+                status = (
+                    f"prospect={rec.get('prospect_status')} customer={rec.get('customer_status')}"
+                )
+            name = rec.get("name") or f"{rec.get('first_name') or ''} {rec.get('last_name') or ''}"
+            who = _cut(f"{name.strip()} ({label})")
+            rows.append(
+                f"  {who:<{WIDTH}} {_cut(rec.get('email')):<{WIDTH}}"
+                f" {_cut(rec.get('title')):<{WIDTH}} {status}"
+            )
+    return rows
+
+
+def exchange_table(account: Account) -> list[str]:
+    rows = [f"  {'Exchange contact':<{WIDTH}} {'folder':<12} {'job title':<{WIDTH}} categories"]
+    folders = [account.contacts, *account.contacts.children]
+    for folder in folders:
+        if folder.folder_class != "IPF.Contact":
+            continue
+        items = folder.all().only("display_name", "job_title", "categories")
+        for item in sorted(
+            (i for i in items if isinstance(i, Contact)), key=lambda c: c.display_name or ""
+        ):
+            rows.append(
+                f"  {_cut(item.display_name):<{WIDTH}} {_cut(folder.name, 12):<12}"
+                f" {_cut(item.job_title):<{WIDTH}} {', '.join(item.categories or [])}"
+            )
+    return rows
