@@ -19,6 +19,14 @@ class ContactsSink(BatchSink):
         self.sync_target = target
         super().__init__(target, *args, **kwargs)
 
+    def _remove_sdc_metadata_from_record(self, record: dict) -> None:
+        # The SDK drops every ``_sdc_*`` key unless add_record_metadata is on, but
+        # ``_sdc_deleted_at`` is how the tap says "deleted in Exchange" (S6): keep it.
+        deleted_at = record.get("_sdc_deleted_at")
+        super()._remove_sdc_metadata_from_record(record)
+        if deleted_at:
+            record["_sdc_deleted_at"] = deleted_at
+
     def setup(self) -> None:
         # Opening the run checks the token and custom fields before any record is read (S10.3).
         _ = self.sync_target.run

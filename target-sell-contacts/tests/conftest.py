@@ -303,18 +303,7 @@ _free_tokens = {"full": iter(TOKENS), "bare": iter(TOKENS[:10])}
 
 
 def _tenant(sandbox: Any, kind: str, tmp_path: Path, **extra: Any) -> Tenant:
-    token = next(_free_tokens[kind])
-    config = {
-        "api_token": token,
-        "api_url": sandbox.base_url,
-        "tenant": f"t-{token[:2]}",
-        "ledger_url": f"sqlite:///{tmp_path / 'ledger.db'}",
-        "report_path": str(tmp_path / "report.json"),
-        "requests_per_second": 0,
-        "max_retries": 3,
-        **extra,
-    }
-    return Tenant(SellApi(sandbox, token), config)
+    return tenant_for(sandbox, next(_free_tokens[kind]), tmp_path, **extra)
 
 
 @pytest.fixture
@@ -348,3 +337,29 @@ def make_deletion() -> Callable[[str], dict]:
 @pytest.fixture
 def lines() -> Callable[..., str]:
     return singer_lines
+
+
+def tenant_for(sandbox: Any, token: str, workdir: Path, **extra: Any) -> Tenant:
+    config = {
+        "api_token": token,
+        "api_url": sandbox.base_url,
+        "tenant": f"t-{token[:2]}",
+        "ledger_url": f"sqlite:///{workdir / 'ledger.db'}",
+        "report_path": str(workdir / "report.json"),
+        "requests_per_second": 0,
+        "max_retries": 3,
+        **extra,
+    }
+    return Tenant(SellApi(sandbox, token), config)
+
+
+@pytest.fixture(scope="session")
+def tenant_factory() -> Callable[..., Tenant]:
+    """``tenant_factory(sandbox, token, workdir, **settings)`` for tests with their own sandbox."""
+    return tenant_for
+
+
+@pytest.fixture(scope="session")
+def spare_token() -> str:
+    """A token no shared-sandbox test uses, for a test's own sandbox."""
+    return "zz" + "q" * 62
