@@ -26,7 +26,7 @@ from contact_mapping.exchange_map import ADDRESS_EXCHANGELIB_KEYS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 tricky_text = st.sampled_from(
     ["", "  ", "Ann", " Ann ", "e\u0301cole", "\u00e9cole", "a\r\nb", "line\n", "Ünïcødé", "\t x"]

@@ -1,0 +1,434 @@
+"""The sync ledger on SQLite (always) and PostgreSQL (when reachable at 127.0.0.1:5432)."""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from contact_mapping import from_sell_contact, to_sell_contact_payload
+from contact_mapping.ledger import (
+    SCHEMA_VERSION,
+    Adopted,
+    Intent,
+    Ledger,
+    LinkConflictError,
+    Snapshot,
+    StaleLinkError,
+    UnknownLinkError,
+)
+
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def _pg_reason() -> str | None:
+    try:
+        engine = sa.create_engine(PG_URL, connect_args={"connect_timeout": 2})
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        engine.dispose()
+    except Exception as exc:  # any failure means "not reachable" for this suite
+        return f"PostgreSQL not reachable at 127.0.0.1:5432: {exc.__class__.__name__}: {exc}"
+    return None
+
+
+_PG_SKIP: list[str | None] = []
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """Connection settings for a fresh, private ledger database; dropped afterwards."""
+    if request.param == "sqlite":
+        yield {"url": f"sqlite:///{tmp_path / 'ledger.db'}"}
+        return
+    if not _PG_SKIP:
+        _PG_SKIP.append(_pg_reason())
+    if _PG_SKIP[0]:
+        pytest.skip(_PG_SKIP[0])
+    schema = f"cm_test_{uuid.uuid4().hex[:12]}"
+    yield {"url": PG_URL, "schema": schema}
+    engine = sa.create_engine(PG_URL)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    engine.dispose()
+
+
+@pytest.fixture
+def open_ledger(db: dict[str, Any]) -> Iterator[Callable[..., Ledger]]:
+    opened: list[Ledger] = []
+
+    def _open(tenant: str = "acme") -> Ledger:
+        ledger = Ledger(db["url"], tenant, schema=db.get("schema"))
+        opened.append(ledger)
+        return ledger
+
+    yield _open
+    for ledger in opened:
+        ledger.close()
+
+
+VALUES = {"last_name": "Lee", "email": "ann@x.com"}
+
+
+def test_links_snapshots_and_batched_reads(open_ledger: Callable[..., Ledger]) -> None:
+    ledger = open_ledger()
+    assert ledger.schema_version == SCHEMA_VERSION
+    snap = Snapshot(
+        base=VALUES,
+        exchange_values=VALUES,
+        exchange_change_key="ck1",
+        exchange_modified="2024-05-01T10:00:00Z",
+        sell_values=VALUES,
+        sell_updated_at=datetime(2024, 5, 1, 11, tzinfo=UTC),
+        categories=("Sell Person",),
+    )
+    links = [ledger.create_link(f"AAMk{i}", "contact", 100 + i, snap) for i in range(30)]
+    link = ledger.get_link(links[0].id)
+    assert link is not None
+    assert link.snapshot.exchange_modified == "2024-05-01T10:00:00+00:00"
+    assert link.snapshot.sell_fingerprint == snap.sell_fingerprint
+    assert link.snapshot.categories == ("Sell Person",)
+    assert link.sell_ref == "contact:100"
+
+    selects: list[str] = []
+
+    @sa.event.listens_for(ledger.engine, "before_cursor_execute")
+    def _count(_c: Any, _cur: Any, statement: str, *_a: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            selects.append(statement)
+
+    found = ledger.links_for_exchange_ids([f"AAMk{i}" for i in range(40)])
+    by_sell = ledger.links_for_sell_ids("contact", [100 + i for i in range(40)])
+    assert len(selects) == 2  # one query each, whatever the batch size
+    assert set(found) == {f"AAMk{i}" for i in range(30)}
+    assert set(by_sell) == {100 + i for i in range(30)}
+    assert ledger.links_for_sell_ids("lead", [100]) == {}
+
+
+def test_links_are_one_to_one_and_retired_links_free_the_records(
+    open_ledger: Callable[..., Ledger],
+) -> None:
+    ledger = open_ledger()
+    first = ledger.create_link("AAMk1", "contact", 5)
+    with pytest.raises(LinkConflictError):
+        ledger.create_link("AAMk1", "contact", 6)
+    with pytest.raises(LinkConflictError):
+        ledger.create_link("AAMk2", "contact", 5)
+    ledger.create_link("AAMk2", "lead", 5)  # same id, other kind: another record
+    retired = ledger.retire_link(first.id, "deleted in Sell")
+    assert (retired.status, retired.retired_reason) == ("retired", "deleted in Sell")
+    assert ledger.links_for_exchange_ids(["AAMk1"]) == {}
+    seen = ledger.links_for_exchange_ids(["AAMk1"], include_retired=True)["AAMk1"]
+    assert not seen.active  # S6: the target leaves it alone instead of re-creating
+    again = ledger.create_link("AAMk1", "contact", 9)
+    assert ledger.links_for_exchange_ids(["AAMk1"], include_retired=True)["AAMk1"].id == again.id
+
+
+def test_s4_3_merged_duplicates_continue_with_the_survivor(
+    open_ledger: Callable[..., Ledger],
+) -> None:
+    ledger = open_ledger()
+    a = ledger.create_link("dup-a", "contact", 1)
+    ledger.create_link("dup-b", "contact", 2)
+    ledger.retire_link(ledger.links_for_sell_ids("contact", [2])[2].id, "merged away in Sell")
+    active = {link.exchange_id: link.sell_id for link in ledger.active_links()}
+    assert active == {"dup-a": 1}
+    assert ledger.get_link(a.id).active  # type: ignore[union-attr]
+
+
+def test_optimistic_and_locked_snapshot_updates(open_ledger: Callable[..., Ledger]) -> None:
+    ledger = open_ledger()
+    link = ledger.create_link("AAMk1", "contact", 1, Snapshot(base={"title": "A"}))
+    saved = ledger.save_snapshot(link.id, Snapshot(base={"title": "B"}), link.version)
+    assert saved.version == link.version + 1
+    with pytest.raises(StaleLinkError):
+        ledger.save_snapshot(link.id, Snapshot(base={"title": "C"}), link.version)
+    bumped = ledger.update_link(link.id, lambda cur: cur.snapshot.evolve(categories=("X",)))
+    assert bumped.snapshot.base == {"title": "B"}
+    assert bumped.snapshot.categories == ("X",)
+
+
+def test_tenant_scoping(open_ledger: Callable[..., Ledger]) -> None:
+    acme, globex = open_ledger("acme"), open_ledger("globex")
+    link = acme.create_link("AAMk1", "contact", 1, Snapshot(base=VALUES))
+    assert globex.links_for_exchange_ids(["AAMk1"], include_retired=True) == {}
+    assert globex.links_for_sell_ids("contact", [1]) == {}
+    assert globex.get_link(link.id) is None
+    assert globex.active_links() == []
+    for attempt in (
+        lambda: globex.update_link(link.id, lambda cur: cur.snapshot),
+        lambda: globex.save_snapshot(link.id, Snapshot()),
+        lambda: globex.retire_link(link.id, "x"),
+    ):
+        with pytest.raises(UnknownLinkError):
+            attempt()
+    assert acme.get_link(link.id).active  # type: ignore[union-attr]
+    globex.create_link("AAMk1", "contact", 1)  # the same ids are another tenant's records
+    acme.begin_intent("exchange_to_sell", "AAMk9", VALUES)
+    assert globex.pending_intents("exchange_to_sell") == []
+    acme.record_rejection("sell", "AAMk9", "fp", "bad")
+    assert globex.rejections_for("sell", ["AAMk9"]) == {}
+    acme.remember_organizations({7: "Acme Corp"})
+    assert globex.organization_names() == {}
+    run = acme.start_run("target-sell-contacts")
+    with pytest.raises(LookupError):
+        globex.finish_run(run, {"created": 1})
+    assert globex.runs() == []
+
+
+def test_rejections_retry_when_the_record_changes(open_ledger: Callable[..., Ledger]) -> None:
+    ledger = open_ledger()
+    ledger.record_rejection("sell", "AAMk1", "fp1", "422 last_name: blank")
+    assert not ledger.should_retry("sell", "AAMk1", "fp1")
+    assert ledger.should_retry("sell", "AAMk1", "fp2")
+    ledger.record_rejection("sell", "AAMk1", "fp2", "422 email: invalid")
+    found = ledger.rejections_for("sell", ["AAMk1", "other"])
+    assert list(found) == ["AAMk1"]
+    assert (found["AAMk1"].fingerprint, found["AAMk1"].attempts) == ("fp2", 2)
+    assert found["AAMk1"].reason == "422 email: invalid"
+    ledger.clear_rejection("sell", "AAMk1")
+    assert ledger.should_retry("sell", "AAMk1", "fp2")
+
+
+def test_organizations_and_runs(open_ledger: Callable[..., Ledger]) -> None:
+    ledger = open_ledger()
+    ledger.remember_organizations({7: "Acme", 8: "Globex"})
+    ledger.remember_organizations({7: "Acme Corp"})
+    assert ledger.organization_names() == {7: "Acme Corp", 8: "Globex"}
+    assert ledger.organization_names([8]) == {8: "Globex"}
+    run = ledger.start_run("target-exchange")
+    ledger.finish_run(run, {"contacts": {"created": 2}})
+    (row,) = ledger.runs("target-exchange")
+    assert row.counts == {"contacts": {"created": 2}}
+    assert row.finished_at is not None
+
+
+# -- crash safety -------------------------------------------------------------------------------
+class CrashError(Exception):
+    pass
+
+
+class FakeSell:
+    """A Sell account reduced to what the create protocol needs."""
+
+    def __init__(self, marker_field: str | None) -> None:
+        self.records: dict[int, dict[str, Any]] = {}
+        self.marker_field = marker_field
+
+    def create(self, payload: dict[str, Any], exchange_id: str) -> int:
+        new_id = 1000 + len(self.records)
+        record = {"id": new_id, **payload, "created_at": datetime.now(UTC).isoformat()}
+        if self.marker_field:
+            record["custom_fields"] = {self.marker_field: exchange_id}
+        self.records[new_id] = record
+        return new_id
+
+    def finder(self, intent: Intent) -> Adopted | None:
+        """The target's callback: look the marker up, else fingerprint + created after intent."""
+        for record in self.records.values():
+            if self.marker_field:
+                hit = record.get("custom_fields", {}).get(self.marker_field) == intent.source_id
+            else:
+                created = datetime.fromisoformat(record["created_at"])
+                fp = from_sell_contact(record).fingerprint()
+                hit = created >= intent.started_at and fp == intent.payload_fingerprint
+            if hit:
+                values = from_sell_contact(record).values()
+                return Adopted(intent.source_id, "contact", record["id"], values)
+        return None
+
+
+def sync_create(ledger: Ledger, sell: FakeSell, exchange_id: str, crash_at: str | None) -> None:
+    """target-sell-contacts creating one Sell contact, with an optional crash point."""
+    ledger.resolve_intents("exchange_to_sell", sell.finder)
+    if ledger.links_for_exchange_ids([exchange_id]):
+        return
+    canonical = from_sell_contact({"last_name": "Lee", "email": "ann@x.com"})
+    intent = ledger.begin_intent(
+        "exchange_to_sell", exchange_id, canonical.values(), source_change_key="ck1"
+    )
+    if crash_at == "after_intent":
+        raise CrashError
+    sell_id = sell.create(to_sell_contact_payload(canonical), exchange_id)
+    if crash_at == "after_create":
+        raise CrashError
+    snapshot = Snapshot(base=canonical.values(), exchange_values=canonical.values())
+    ledger.complete_intent(intent, exchange_id, "contact", sell_id, snapshot)
+    if crash_at == "after_link":
+        raise CrashError
+
+
+@pytest.mark.parametrize("crash_at", ["after_intent", "after_create", "in_link_tx", "after_link"])
+@pytest.mark.parametrize("marker_field", ["exchange_id", None])
+def test_crash_at_any_point_never_creates_a_second_record(
+    open_ledger: Callable[..., Ledger],
+    monkeypatch: pytest.MonkeyPatch,
+    crash_at: str,
+    marker_field: str | None,
+) -> None:
+    ledger = open_ledger()
+    sell = FakeSell(marker_field)
+    if crash_at == "in_link_tx":
+        # The link row is inserted, then the intent delete fails: the transaction must roll back.
+        def boom(*_a: Any) -> int:
+            raise CrashError
+
+        with monkeypatch.context() as patch:
+            patch.setattr(Ledger, "_delete_intent", boom)
+            with pytest.raises(CrashError):
+                sync_create(ledger, sell, "AAMk1", None)
+        assert ledger.links_for_exchange_ids(["AAMk1"]) == {}
+    else:
+        with pytest.raises(CrashError):
+            sync_create(ledger, sell, "AAMk1", crash_at)
+    sync_create(ledger, sell, "AAMk1", None)  # the re-run
+    sync_create(ledger, sell, "AAMk1", None)  # and a replay
+    assert len(sell.records) == 1
+    (sell_id,) = sell.records
+    link = ledger.links_for_exchange_ids(["AAMk1"])["AAMk1"]
+    assert link.sell_id == sell_id
+    assert ledger.pending_intents("exchange_to_sell") == []
+    if crash_at in {"after_create", "in_link_tx"}:
+        assert link.snapshot.base == {**from_sell_contact({}).values(), **VALUES}
+
+
+def test_intents_are_idempotent_and_per_direction(open_ledger: Callable[..., Ledger]) -> None:
+    ledger = open_ledger()
+    one = ledger.begin_intent("sell_to_exchange", "contact:7", VALUES, source_modified="2024-01-01")
+    again = ledger.begin_intent("sell_to_exchange", "contact:7", VALUES)
+    assert one == again
+    assert ledger.pending_intents("exchange_to_sell") == []
+    assert [i.source_id for i in ledger.pending_intents("sell_to_exchange")] == ["contact:7"]
+    with pytest.raises(ValueError, match="direction"):
+        ledger.begin_intent("sideways", "x", VALUES)
+    ledger.create_link("AAMk7", "contact", 7)
+    outcomes = ledger.resolve_intents(
+        "sell_to_exchange", lambda i: Adopted("AAMk-other", "contact", 7, VALUES)
+    )
+    assert [o.outcome for o in outcomes] == ["already_linked"]
+    assert ledger.pending_intents("sell_to_exchange") == []
+    ledger.begin_intent("sell_to_exchange", "contact:8", VALUES, source_change_key=None)
+    (adopted,) = ledger.resolve_intents(
+        "sell_to_exchange", lambda i: Adopted("AAMk8", "contact", 8, {"title": "x"}, None, "ck9")
+    )
+    assert adopted.outcome == "adopted"
+    assert adopted.link is not None
+    assert adopted.link.snapshot.exchange_change_key == "ck9"
+    assert adopted.link.snapshot.sell_values == VALUES
+
+
+# -- schema upgrade ------------------------------------------------------------------------------
+V1_DDL = [
+    "CREATE TABLE meta (key VARCHAR(64) PRIMARY KEY, value VARCHAR(255) NOT NULL)",
+    """CREATE TABLE links (id {pk}, tenant VARCHAR(200) NOT NULL,
+        exchange_id VARCHAR(1024) NOT NULL, sell_kind VARCHAR(16) NOT NULL,
+        sell_id BIGINT NOT NULL, status VARCHAR(16) NOT NULL DEFAULT 'active',
+        retired_reason TEXT, retired_at VARCHAR(40), created_at VARCHAR(40) NOT NULL,
+        updated_at VARCHAR(40) NOT NULL, version INTEGER NOT NULL DEFAULT 1, base {json},
+        exchange_values {json}, exchange_fingerprint VARCHAR(64), exchange_modified VARCHAR(40),
+        exchange_change_key VARCHAR(1024), sell_values {json}, sell_fingerprint VARCHAR(64),
+        sell_updated_at VARCHAR(40))""",
+    """CREATE UNIQUE INDEX uq_links_active_exchange ON links (tenant, exchange_id)
+        WHERE status = 'active'""",
+    """CREATE TABLE intents (id {pk}, tenant VARCHAR(200) NOT NULL,
+        direction VARCHAR(32) NOT NULL, source_id VARCHAR(1024) NOT NULL,
+        idempotency_key VARCHAR(64) NOT NULL UNIQUE, payload_fingerprint VARCHAR(64) NOT NULL,
+        source_values {json}, source_modified VARCHAR(40), source_change_key VARCHAR(1024),
+        started_at VARCHAR(40) NOT NULL, UNIQUE (tenant, direction, source_id))""",
+    """CREATE TABLE runs (id {pk}, tenant VARCHAR(200) NOT NULL, target VARCHAR(100) NOT NULL,
+        started_at VARCHAR(40) NOT NULL, finished_at VARCHAR(40), counts {json})""",
+    "INSERT INTO meta (key, value) VALUES ('schema_version', '1')",
+    """INSERT INTO links (tenant, exchange_id, sell_kind, sell_id, status, created_at,
+        updated_at, version, base) VALUES ('acme', 'AAMk-old', 'contact', 42, 'active',
+        '2023-01-01T00:00:00+00:00', '2023-01-01T00:00:00+00:00', 3, '{{"title": "CTO"}}')""",
+]
+
+
+def test_upgrade_from_v1(db: dict[str, Any]) -> None:
+    engine = sa.create_engine(db["url"])
+    pg = engine.dialect.name == "postgresql"
+    kinds = (
+        {"pk": "BIGSERIAL PRIMARY KEY", "json": "JSON"}
+        if pg
+        else {
+            "pk": "INTEGER PRIMARY KEY AUTOINCREMENT",
+            "json": "JSON",
+        }
+    )
+    with engine.begin() as conn:
+        if pg:
+            conn.exec_driver_sql(f'CREATE SCHEMA "{db["schema"]}"')
+            conn.exec_driver_sql(f'SET search_path TO "{db["schema"]}"')
+        for statement in V1_DDL:
+            conn.exec_driver_sql(statement.format(**kinds))
+    engine.dispose()
+    with Ledger(db["url"], "acme", schema=db.get("schema")) as ledger:
+        assert (ledger.upgraded_from, ledger.schema_version) == (1, SCHEMA_VERSION)
+        old = ledger.links_for_exchange_ids(["AAMk-old"])["AAMk-old"]
+        assert (old.sell_id, old.version, old.snapshot.base) == (42, 3, {"title": "CTO"})
+        assert old.snapshot.categories is None
+        ledger.update_link(old.id, lambda cur: cur.snapshot.evolve(categories=("Sell Person",)))
+        ledger.record_rejection("sell", "AAMk-old", "fp", "x")
+        ledger.remember_organizations({1: "Acme"})
+    with Ledger(db["url"], "acme", schema=db.get("schema")) as reopened:
+        assert reopened.upgraded_from == SCHEMA_VERSION  # nothing left to do
+        link = reopened.links_for_exchange_ids(["AAMk-old"])["AAMk-old"]
+        assert link.snapshot.categories == ("Sell Person",)
+
+
+def test_newer_schema_is_refused(open_ledger: Callable[..., Ledger], db: dict[str, Any]) -> None:
+    ledger = open_ledger()
+    with ledger.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE meta SET value = '99' WHERE key = 'schema_version'"))
+    with pytest.raises(RuntimeError, match="newer"):
+        Ledger(db["url"], "acme", schema=db.get("schema"))
+
+
+# -- two processes at once -----------------------------------------------------------------------
+ROUNDS = 40
+
+
+def _writer(db: dict[str, Any], link_id: int, who: int, errors: Any) -> None:
+    try:
+        with Ledger(db["url"], "acme", schema=db.get("schema")) as ledger:
+            for i in range(ROUNDS):
+
+                def bump(cur: Any) -> Snapshot:
+                    count = int((cur.snapshot.base or {}).get("notes") or 0)
+                    return cur.snapshot.evolve(base={"notes": str(count + 1)})
+
+                ledger.update_link(link_id, bump)
+                ledger.record_rejection("sell", "shared", f"fp{who}-{i}", "x")
+                with contextlib.suppress(LinkConflictError):  # the other process won this one
+                    ledger.create_link(f"race-{i}", "contact", 10_000 + i)
+    except BaseException as exc:  # report to the parent; a child's traceback is lost otherwise
+        errors.put(f"{who}: {exc!r}")
+
+
+def test_two_concurrent_writer_processes_lose_no_update(
+    open_ledger: Callable[..., Ledger], db: dict[str, Any]
+) -> None:
+    ledger = open_ledger()
+    link = ledger.create_link("AAMk1", "contact", 1, Snapshot(base={"notes": "0"}))
+    ctx = multiprocessing.get_context("fork")
+    errors = ctx.Queue()
+    workers = [ctx.Process(target=_writer, args=(db, link.id, n, errors)) for n in (1, 2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+    assert all(w.exitcode == 0 for w in workers), [w.exitcode for w in workers]
+    assert errors.empty(), errors.get()
+    final = ledger.get_link(link.id)
+    assert final is not None
+    assert final.snapshot.base == {"notes": str(2 * ROUNDS)}
+    assert final.version == link.version + 2 * ROUNDS
+    assert ledger.rejections_for("sell", ["shared"])["shared"].attempts == 2 * ROUNDS
+    raced = ledger.links_for_exchange_ids([f"race-{i}" for i in range(ROUNDS)])
+    assert len(raced) == ROUNDS  # exactly one link each, the loser got LinkConflictError
