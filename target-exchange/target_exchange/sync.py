@@ -424,7 +424,7 @@ class SellToExchange:
     ) -> None:
         inc = p.incoming
         key = outcome.change_key if outcome is not None else item.changekey
-        modified = None if wrote else item.last_modified_time
+        modified = None if wrote else iso(item.last_modified_time)
         snapshot = self._snapshot(inc, xc, result.values, modified, key)
         if p.link is not None:
             self.ledger.save_snapshot(p.link.id, snapshot)

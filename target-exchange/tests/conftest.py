@@ -68,8 +68,14 @@ class Env:
         """Run the target over SCHEMA/RECORD/STATE messages; return the JSON report."""
         lines = []
         for stream, records in streams.items():
-            lines.append({"type": "SCHEMA", "stream": stream, "schema": CONTACT_SCHEMA,
-                          "key_properties": ["id"]})
+            lines.append(
+                {
+                    "type": "SCHEMA",
+                    "stream": stream,
+                    "schema": CONTACT_SCHEMA,
+                    "key_properties": ["id"],
+                }
+            )
             lines.extend({"type": "RECORD", "stream": stream, "record": dict(r)} for r in records)
         lines.append({"type": "STATE", "value": {"bookmarks": {"x": 1}}})
         target = TargetExchange(config=self.config(**extra))
@@ -112,8 +118,13 @@ def person(i: int, **over: Any) -> dict[str, Any]:
         "prospect_status": "none",
         "customer_status": "none",
         "updated_at": "2025-01-01T10:00:00Z",
-        "address": {"line1": f"{i} Main St", "city": "Springfield", "postal_code": "12345",
-                    "state": "IL", "country": "US"},
+        "address": {
+            "line1": f"{i} Main St",
+            "city": "Springfield",
+            "postal_code": "12345",
+            "state": "IL",
+            "country": "US",
+        },
     }
     record.update(over)
     return record

@@ -40,7 +40,11 @@ def test_s2_categories_follow_deal_statuses_and_keep_user_categories(env):
     disconnect(account)
     # A deal opens: current prospect; then it is won: current customer, prospect lost.
     env.run({"contacts": [person(1, prospect_status="current", updated_at=T2)]})
-    assert by_name(env)["First1 Last1"].categories == ["VIP", "Sell Person", "Sell Current Prospect"]
+    assert by_name(env)["First1 Last1"].categories == [
+        "VIP",
+        "Sell Person",
+        "Sell Current Prospect",
+    ]
     env.run(
         {"contacts": [person(1, prospect_status="lost", customer_status="current", updated_at=T3)]}
     )
@@ -50,8 +54,18 @@ def test_s2_categories_follow_deal_statuses_and_keep_user_categories(env):
         "Sell Lost Prospect",
         "Sell Current Customer",
     ]
-    env.run({"contacts": [person(1, prospect_status="none", customer_status="past",
-                                 updated_at="2025-04-01T10:00:00Z")]})
+    env.run(
+        {
+            "contacts": [
+                person(
+                    1,
+                    prospect_status="none",
+                    customer_status="past",
+                    updated_at="2025-04-01T10:00:00Z",
+                )
+            ]
+        }
+    )
     assert by_name(env)["First1 Last1"].categories == ["VIP", "Sell Person", "Sell Past Customer"]
 
 
@@ -112,8 +126,13 @@ def test_s4_matching_links_instead_of_creating_and_s53_blank_never_overwrites(en
     )
     existing.save()
     disconnect(account)
-    env.run({"contacts": [person(1, first_name="Ann", last_name="Smith", email="ann@example.org",
-                                 title=None)]})
+    env.run(
+        {
+            "contacts": [
+                person(1, first_name="Ann", last_name="Smith", email="ann@example.org", title=None)
+            ]
+        }
+    )
     report = env.run({"contacts": []})
     assert report["streams"] == {} or report["streams"].get("contacts", {}).get("created", 0) == 0
     items = env.contacts()
@@ -154,7 +173,9 @@ def test_s52_conflict_newer_side_wins_and_is_reported(env):
     item.save(update_fields=["job_title"])
     disconnect(account)
     # Sell changed the same field later than Exchange did: Sell wins (far-future updated_at).
-    report = env.run({"contacts": [person(1, title="Sell Title", updated_at="2099-01-01T00:00:00Z")]})
+    report = env.run(
+        {"contacts": [person(1, title="Sell Title", updated_at="2099-01-01T00:00:00Z")]}
+    )
     assert by_name(env)["First1 Last1"].job_title == "Sell Title"
     [conflict] = report["conflicts"]
     assert conflict["field"] == "title"
