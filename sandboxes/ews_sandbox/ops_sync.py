@@ -68,7 +68,10 @@ def sync_folder_items(ctx: Context, request: etree._Element) -> etree._Element:
             raise EwsError("ErrorInvalidRequest", "MaxChangesReturned must be between 1 and 512.")
         ignore = {e.get("Id") for e in elements(request.find(m("Ignore")))}
     except EwsError as err:
-        soap.error(messages, "SyncFolderItems", err)
+        # Exchange keeps the (empty) state elements in error answers; exchangelib reads them.
+        message = soap.error(messages, "SyncFolderItems", err)
+        sub(message, m("SyncState"), "")
+        sub(message, m("IncludesLastItemInRange"), "true")
         return root
     ctx.touch(folder)
     changes: list[tuple[int, str, object]] = []

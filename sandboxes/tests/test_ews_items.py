@@ -280,3 +280,32 @@ def test_raw_indexed_restriction_and_find_item_refuses_body(sandbox):
         '<t:FieldURI FieldURI="item:Body"/>',
     )
     assert "ErrorInvalidPropertyRequest" in refused
+
+
+def test_validation_hook_catches_schema_drift():
+    """The teardown validator must reject what exchangelib would silently accept (§12)."""
+    from ews_sandbox.testing import response_problems
+
+    good = b"""<?xml version="1.0" encoding="utf-8"?><s:Envelope
+ xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Header><h:ServerVersionInfo
+ xmlns:h="http://schemas.microsoft.com/exchange/services/2006/types" MajorVersion="15"
+ MinorVersion="1" MajorBuildNumber="2507" MinorBuildNumber="6"/></s:Header><s:Body>
+<m:GetItemResponse xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages"
+ xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><m:ResponseMessages>
+<m:GetItemResponseMessage ResponseClass="Success"><m:ResponseCode>NoError</m:ResponseCode>
+<m:Items><t:Contact><t:ItemId Id="x"/>ORDER</t:Contact></m:Items></m:GetItemResponseMessage>
+</m:ResponseMessages></m:GetItemResponse></s:Body></s:Envelope>"""
+    in_order = (
+        b"<t:LastModifiedTime>2024-01-01T00:00:00Z</t:LastModifiedTime><t:Surname>A</t:Surname>"
+    )
+    swapped = (
+        b"<t:Surname>A</t:Surname><t:LastModifiedTime>2024-01-01T00:00:00Z</t:LastModifiedTime>"
+    )
+    assert response_problems(good.replace(b"ORDER", in_order)) == []
+    assert response_problems(good.replace(b"ORDER", swapped))
+    no_header = (
+        good.replace(b"ORDER", in_order).split(b"<s:Header>")[0]
+        + b"<s:Body>"
+        + (good.split(b"<s:Body>")[1].replace(b"ORDER", in_order))
+    )
+    assert "no s:Header/ServerVersionInfo" in response_problems(no_header)
