@@ -15,7 +15,6 @@ import exchangelib
 import pytest
 from contact_mapping.exchange.connection import connect, disconnect
 from sandbox_common.process import running_sandbox
-
 from target_exchange.target import TargetExchange
 
 PASSWORD = "pw-secret-123"
