@@ -38,3 +38,7 @@ clean:
 # The whole product on the sandboxes: seed, two-way-sync twice through Meltano, report, check.
 demo: $(STAMP)
 	$(PY) -m demo
+
+# Refresh README's settings tables from each plugin's --about output.
+readme: $(STAMP)
+	$(PY) tools/readme_settings.py
