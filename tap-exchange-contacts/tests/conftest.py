@@ -22,6 +22,7 @@ MAILBOXES = {
     "errors@example.com": "pw-errors",
     "deletes@example.com": "pw-deletes",
 }
+OAUTH_TOKEN = "oauth-token-for-scope-mailbox-0123456789"
 PRIVATE_FOLDERS = {
     "Contacts",
     "Contacts/Clients",
@@ -43,6 +44,7 @@ def ews() -> Iterator[SandboxProcess]:
     args = ["--seed", "40"]
     for address, password in MAILBOXES.items():
         args += ["--mailbox", f"{address}:{password}"]
+    args += ["--oauth-token", f"scope@example.com:{OAUTH_TOKEN}"]
     with running_sandbox("ews-sandbox", args) as sandbox:
         yield sandbox
 

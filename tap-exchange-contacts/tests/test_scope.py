@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from exchangelib import Contact
 
-from .conftest import PRIVATE_FOLDERS, account_for, private_contacts, run_tap, tap_config
+from .conftest import (
+    OAUTH_TOKEN,
+    PRIVATE_FOLDERS,
+    account_for,
+    private_contacts,
+    run_tap,
+    tap_config,
+)
 
 ADDRESS = "scope@example.com"
 
@@ -81,3 +88,13 @@ def test_start_date_limits_the_first_read(ews) -> None:
     assert all(r["last_modified_time"] >= "2024-01-01T00:20:00Z" for r in run.records["contacts"])
     full = run_tap(tap_config(ews, ADDRESS))
     assert len(full.records["contacts"]) > len(run.records["contacts"])
+
+
+def test_oauth2_access_token_reads_the_same_contacts(ews, caplog) -> None:
+    basic = run_tap(tap_config(ews, ADDRESS))
+    config = tap_config(ews, ADDRESS, auth_type="oauth2", password=None, access_token=OAUTH_TOKEN)
+    oauth = run_tap(config)
+    assert {r["id"] for r in oauth.records["contacts"]} == {
+        r["id"] for r in basic.records["contacts"]
+    }
+    assert OAUTH_TOKEN not in caplog.text

@@ -53,7 +53,7 @@ from exchangelib.errors import (
 from exchangelib.protocol import Protocol
 from oauthlib.oauth2 import OAuth2Error, OAuth2Token
 
-from . import tls
+from . import transport
 from .errors import ExchangeSetupError
 from .settings import ExchangeSettings, is_loopback
 
@@ -238,7 +238,7 @@ def connect(
     where = _endpoint_setting(settings, raw)
 
     verify: bool | str = settings.ca_bundle or settings.verify_ssl
-    tls.register(settings.service_endpoint or "", verify)
+    transport.register(settings.service_endpoint or "", verify)
     if verify is False:
         log.warning("TLS certificate verification is OFF for %s (verify_ssl: false)", where)
     if (

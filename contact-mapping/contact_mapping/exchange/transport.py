@@ -1,0 +1,97 @@
+"""exchangelib's HTTP adapter, made per endpoint: TLS verification and safe retries of reads.
+
+exchangelib picks its requests adapter from a class attribute shared by every connection in the
+process (``BaseProtocol.HTTP_ADAPTER_CLS``), so two things cannot be set per account there:
+- "turn verification off" / "use this CA bundle": the adapter looks the policy up by URL prefix;
+  only endpoints a plugin registered get a non-default ``verify``;
+- retrying a dropped connection: with one session per endpoint exchangelib re-raises connection
+  resets at once (``ErrorTimeoutExpired``), which would fail a run on one blip (S10.2). urllib3's
+  ``Retry`` does it here, but only for EWS operations that read: a POST that changes the mailbox
+  is never sent twice by this layer (its answer may have been lost after the write happened).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+
+import requests.adapters
+from exchangelib.protocol import BaseProtocol
+from urllib3.util.retry import Retry
+
+_lock = threading.Lock()
+_policies: dict[str, bool | str] = {}
+
+READ_OPERATIONS = frozenset(
+    {
+        "ConvertId",
+        "FindFolder",
+        "FindItem",
+        "GetFolder",
+        "GetItem",
+        "GetUserConfiguration",
+        "ResolveNames",
+        "SyncFolderHierarchy",
+        "SyncFolderItems",
+    }
+)
+_OPERATION_RE = re.compile(rb"<(?:[\w.-]+:)?Body\b[^>]*>\s*<(?:[\w.-]+:)?([A-Za-z]+)")
+# Reads: connection refused, reset or dropped before the answer → up to 3 more tries,
+# 0.5 s, 1 s, 2 s apart. Writes: none (exchangelib's own default).
+READ_RETRY = Retry(
+    total=3, connect=3, read=3, status=0, other=0, allowed_methods=None, backoff_factor=0.5
+)
+NO_RETRY = Retry(total=0, read=False)
+
+
+def operation_of(body: bytes | str | None) -> str | None:
+    """The EWS operation a SOAP request names (first element of ``s:Body``)."""
+    if not body:
+        return None
+    data = body.encode("utf-8") if isinstance(body, str) else body
+    match = _OPERATION_RE.search(data[:4096])
+    return match.group(1).decode("ascii") if match else None
+
+
+class EndpointAdapter(requests.adapters.HTTPAdapter):
+    """Registered ``verify`` for the URL, and read-only retries (see module docstring)."""
+
+    def send(self, request, *args, **kwargs):  # type: ignore[override]
+        # requests calls send(request, stream=, timeout=, verify=, cert=, proxies=) by keyword.
+        kwargs["verify"] = policy_for(request.url or "", default=kwargs.get("verify", True))
+        # One connection per adapter and one thread per session in exchangelib: safe to set.
+        read = operation_of(request.body) in READ_OPERATIONS
+        self.max_retries = READ_RETRY if read else NO_RETRY
+        return super().send(request, *args, **kwargs)
+
+
+def policy_for(url: str, *, default: bool | str = True) -> bool | str:
+    """Longest registered prefix wins; the empty prefix (autodiscover) matches everything."""
+    with _lock:
+        matches = [p for p in _policies if url.startswith(p)]
+        return _policies[max(matches, key=len)] if matches else default
+
+
+def install() -> None:
+    """Make exchangelib use ``EndpointAdapter``; refuses to replace someone else's adapter."""
+    with _lock:
+        current = BaseProtocol.HTTP_ADAPTER_CLS
+        if current is EndpointAdapter:
+            return
+        if current is not requests.adapters.HTTPAdapter:
+            msg = (
+                f"exchangelib already uses a custom HTTP adapter ({current.__name__}); "
+                "the Exchange plugins need their own (TLS settings, retries)"
+            )
+            raise RuntimeError(msg)
+        BaseProtocol.HTTP_ADAPTER_CLS = EndpointAdapter
+
+
+def register(prefix: str, verify: bool | str) -> None:
+    """Use ``verify`` for every URL starting with ``prefix`` (``""`` = every Exchange URL)."""
+    install()
+    with _lock:
+        if verify is True:
+            _policies.pop(prefix, None)
+        else:
+            _policies[prefix] = verify
