@@ -197,3 +197,24 @@ def test_dropped_503_and_applied_then_dropped_writes():
             if resp.status_code == 200:
                 break
         assert f'TotalItemsInView="{applied}"' in resp.text
+
+
+def test_convert_id_round_trip(sandbox):
+    from exchangelib.properties import AlternateId
+    from exchangelib.services import ConvertId
+
+    demo = account(sandbox)
+    item_id = next(iter(demo.contacts.all())).id
+    service = ConvertId(protocol=demo.protocol)
+    (hex_id,) = service.call(
+        items=[AlternateId(id=item_id, format="EwsId", mailbox="demo@example.com")],
+        destination_format="HexEntryId",
+    )
+    assert hex_id.format == "HexEntryId"
+    assert hex_id.id != item_id
+    (back,) = service.call(
+        items=[AlternateId(id=hex_id.id, format="HexEntryId", mailbox="demo@example.com")],
+        destination_format="EwsId",
+    )
+    assert back.id == item_id
+    exchangelib.close_connections()
