@@ -42,13 +42,17 @@ class Companies:
         self._lock = threading.Lock()
         self._name_locks: dict[str, threading.Lock] = {}
         self.created = 0
+        #: True once ``seed`` saw every organisation of the account (the run's full index):
+        #: a name not known then needs no look-up, only a create.
+        self.complete = False
 
-    def seed(self, organisations: Iterable[Mapping[str, Any]]) -> None:
+    def seed(self, organisations: Iterable[Mapping[str, Any]], *, complete: bool = False) -> None:
         """Learn organisations already read (the run's contact index), oldest id first."""
         orgs = sorted(organisations, key=lambda o: int(o["id"]))
         with self._lock:
             for org in orgs:
                 self._learn(org)
+            self.complete = self.complete or complete
         self._share({int(o["id"]): o.get("name") or "" for o in orgs})
 
     def _share(self, names: Mapping[int, str]) -> None:
@@ -92,7 +96,7 @@ class Companies:
             with self._lock:
                 if self._ids.get(key) is not None:
                     return self._ids[key]
-            found = self._lookup(name or "")
+            found = None if self.complete else self._lookup(name or "")
             if found is None and self._create:
                 found = self._create_org(normalize_text(name) or "")
             if found is None:

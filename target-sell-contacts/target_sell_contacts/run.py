@@ -401,7 +401,7 @@ class SyncRun:
 
     def _build_index(self) -> None:
         records = list(self.client.iter_all("contacts", {"sort_by": "id"}))
-        self.companies.seed(r for r in records if r.get("is_organization"))
+        self.companies.seed((r for r in records if r.get("is_organization")), complete=True)
         linked = self.ledger.links_for_sell_ids("contact", [int(r["id"]) for r in records])
         names = {int(r["id"]): r.get("name") or "" for r in records if r.get("is_organization")}
         index = MatchIndex()

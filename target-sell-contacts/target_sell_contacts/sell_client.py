@@ -101,10 +101,20 @@ class PacedRetry(Retry):
 
 
 class Pacer:
-    """At most ``per_second`` requests in any one-second window, across all threads."""
+    """At most ``per_second`` requests in any one-second window, across all threads.
+
+    Sell counts a request when it arrives, we when we send it; scheduling jitter between the two
+    can squeeze eleven requests into Sell's second. Each 429 therefore widens our window a little
+    (``slow_down``), so a run settles just under the limit instead of retrying all the time.
+    """
+
+    START_BUFFER_MS = 20
+    STEP_MS = 20
+    MAX_BUFFER_MS = 300
 
     def __init__(self, per_second: float) -> None:
         self.per_second = per_second
+        self.rate_limited = 0
         self._limiter: Limiter | None = None
         if per_second and per_second > 0:
             # A whole number of permits per window keeps the window exact; fractions round up
@@ -113,9 +123,16 @@ class Pacer:
                 rate = Rate(int(per_second), Duration.SECOND)
             else:
                 rate = Rate(1, round(1000 / per_second))
-            self._limiter = Limiter(InMemoryBucket([rate]), buffer_ms=20)
+            self._limiter = Limiter(InMemoryBucket([rate]), buffer_ms=self.START_BUFFER_MS)
         self.acquired = 0
         self._lock = threading.Lock()
+
+    def slow_down(self) -> None:
+        with self._lock:
+            self.rate_limited += 1
+            if self._limiter is not None:
+                wider = min(self._limiter.buffer_ms + self.STEP_MS, self.MAX_BUFFER_MS)
+                self._limiter.buffer_ms = wider
 
     def acquire(self) -> None:
         if self._limiter is not None:
