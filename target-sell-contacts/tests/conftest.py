@@ -363,3 +363,8 @@ def tenant_factory() -> Callable[..., Tenant]:
 def spare_token() -> str:
     """A token no shared-sandbox test uses, for a test's own sandbox."""
     return "zz" + "q" * 62
+
+
+@pytest.fixture(scope="session")
+def sell_api_factory() -> Callable[[Any, str], SellApi]:
+    return SellApi

@@ -1,0 +1,243 @@
+"""Acceptance through real ``meltano run tap-exchange-contacts target-sell-contacts``.
+
+Each test starts its own Sell and EWS sandboxes and its own Meltano system directory, seeds both
+sides, runs the pipeline and looks at Sell, the run report and ``/_sandbox/stats``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import exchangelib
+import pytest
+from exchangelib import DELEGATE, Account, Build, Configuration, Contact, Credentials, Version
+from exchangelib.indexed_properties import EmailAddress, PhoneNumber
+from sandbox_common.meltano_project import MeltanoProject
+from sandbox_common.process import running_sandbox
+from sell_sandbox import tenant_key
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("meltano")]
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKEN = "e2" + "m" * 62
+MAILBOX = "owner@e2e-sell.example"
+PASSWORD = "e2e-sell-password"
+RUN = ("--environment=demo", "run", "tap-exchange-contacts", "target-sell-contacts")
+
+
+class Pipeline:
+    def __init__(self, sell, ews, workdir: Path, sell_api, **settings: str) -> None:
+        self.sell, self.ews, self.api = sell, ews, sell_api
+        self.report_path = workdir / "report.json"
+        env = {
+            "DEMO_SELL_URL": sell.base_url,
+            "DEMO_SELL_TOKEN": TOKEN,
+            "DEMO_EWS_ENDPOINT": f"{ews.base_url}/EWS/Exchange.asmx",
+            "DEMO_EWS_MAILBOX": MAILBOX,
+            "DEMO_EWS_PASSWORD": PASSWORD,
+            "TAP_EXCHANGE_CONTACTS_CATEGORIES": json.dumps(["Clients"]),
+            "TARGET_SELL_CONTACTS_REPORT_PATH": str(self.report_path),
+            "TARGET_SELL_CONTACTS_LEDGER_URL": f"sqlite:///{workdir / 'ledger.db'}",
+            **{f"TARGET_SELL_CONTACTS_{k.upper()}": v for k, v in settings.items()},
+        }
+        self.project = MeltanoProject.isolated(ROOT, workdir, env=env)
+        config = Configuration(
+            service_endpoint=f"{ews.base_url}/EWS/Exchange.asmx",
+            credentials=Credentials(MAILBOX, PASSWORD),
+            auth_type="basic",
+            version=Version(build=Build(15, 1, 2507, 6)),
+        )
+        self.account = Account(MAILBOX, config=config, autodiscover=False, access_type=DELEGATE)
+
+    def contact(self, **fields) -> Contact:
+        emails = fields.pop("emails", [])
+        phones = fields.pop("phones", {})
+        names = [fields.get("given_name"), fields.get("surname")]
+        fields.setdefault("display_name", " ".join(n for n in names if n) or "?")
+        contact = Contact(
+            account=self.account,
+            folder=self.account.contacts,
+            email_addresses=[
+                EmailAddress(label=f"EmailAddress{i}", email=e) for i, e in enumerate(emails, 1)
+            ]
+            or None,
+            phone_numbers=[PhoneNumber(label=k, phone_number=v) for k, v in phones.items()] or None,
+            **fields,
+        )
+        contact.save()
+        return contact
+
+    def run(self, *extra: str) -> dict:
+        self.project.run(*RUN[:2], *extra, *RUN[2:])
+        return json.loads(self.report_path.read_text())
+
+    def writes(self) -> dict:
+        return self.sell.stats()["by_tenant"].get(tenant_key(TOKEN), {}).get("writes", {})
+
+
+def _wait_past(stamp: str) -> None:
+    moment = datetime.fromisoformat(stamp.replace("Z", "+00:00")) + timedelta(seconds=1)
+    while datetime.now(UTC) <= moment:
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def pipeline_factory(tmp_path, sell_api_factory):
+    stack = []
+
+    def start(sell_args=(), **settings) -> Pipeline:
+        sell_cm = running_sandbox(
+            "sell-sandbox", ["--rate-limit", "0", "--token", TOKEN, *sell_args]
+        )
+        # --seed 0: the user categories (Clients, Partners, VIP) and folders, no contacts.
+        ews_args = ["--seed", "0", "--mailbox", f"{MAILBOX}:{PASSWORD}"]
+        ews_cm = running_sandbox("ews-sandbox", ews_args)
+        stack.extend([sell_cm, ews_cm])
+        sell, ews = sell_cm.__enter__(), ews_cm.__enter__()
+        return Pipeline(sell, ews, tmp_path, sell_api_factory(sell, TOKEN), **settings)
+
+    yield start
+    exchangelib.close_connections()
+    for cm in reversed(stack):
+        cm.__exit__(None, None, None)
+
+
+def test_first_sync_scope_matching_rejection_and_replay(pipeline_factory) -> None:
+    p = pipeline_factory()
+    ann_sell = p.api.create(
+        "contacts",
+        last_name="Archer",
+        first_name="Ann",
+        email="ann@acme.example",
+        phone="+1 212 555 0100",
+    )
+    alan_sell = p.api.create("contacts", last_name="Turing", email="alan@bletchley.example")
+    ann = p.contact(
+        given_name="Ann",
+        surname="Archer",
+        job_title="CTO",
+        emails=[" ANN@Acme.example "],
+        categories=["Clients"],
+    )
+    alan = p.contact(
+        given_name="Alan",
+        surname="Turing",
+        emails=["alan@bletchley.example"],
+        categories=["Clients"],
+    )
+    alan_dup = p.contact(
+        given_name="Alan",
+        surname="Turing",
+        emails=["alan@bletchley.example"],
+        categories=["Clients", "VIP"],
+    )
+    p.contact(given_name="Pat", surname="Private", emails=["pat@home.example"], categories=["VIP"])
+    bad = p.contact(given_name="Nolastname", categories=["Clients"])
+    dora = p.contact(
+        given_name="Dora",
+        surname="Diaz",
+        company_name="Diaz & Co",
+        phones={"MobilePhone": "+1 646 555 0142"},
+        categories=["Clients"],
+    )
+
+    report = p.run()
+    counts = report["streams"]["contacts"]
+    people = {(c["first_name"], c["last_name"], c["email"]): c for c in p.api.people()}
+    # S1.2: only the selected category reaches Sell.
+    assert not any(last == "Private" for _, last, _ in people)
+    # S4.1 / S5.3: Ann matched by e-mail; Sell's phone kept, Exchange's title filled in.
+    got = p.api.get("contacts", ann_sell["id"])
+    assert (got["title"], got["phone"]) == ("CTO", "+1 212 555 0100")
+    assert got["custom_fields"]["Exchange ID"] == ann.id
+    # S4.3: the duplicate Alan became its own contact; the first linked to the existing one.
+    turings = [c for c in p.api.people() if c["last_name"] == "Turing"]
+    assert len(turings) == 2
+    assert {c["custom_fields"].get("Exchange ID") for c in turings} == {alan.id, alan_dup.id}
+    assert alan_sell["id"] in {c["id"] for c in turings}
+    # S8: the company became an organisation.
+    diaz = next(c for c in p.api.people() if c["last_name"] == "Diaz")
+    assert p.api.get("contacts", diaz["contact_id"])["name"] == "Diaz & Co"
+    assert diaz["custom_fields"]["Exchange ID"] == dora.id
+    # S10.1: the invalid record is reported with Sell's reason, all others landed.
+    assert counts["rejected"] == 1
+    assert report["rejected"][0]["record_id"] == bad.id
+    assert "last_name" in report["rejected"][0]["reason"]
+    assert counts["matched"] == 2
+    assert counts["created"] == 2
+
+    # S7.2: the same input again (full refresh of the tap) writes nothing to Sell.
+    p.sell.reset()
+    again = p.run("--full-refresh")
+    assert p.writes() == {}
+    assert again["streams"]["contacts"]["received"] >= 5
+
+
+@pytest.mark.parametrize("custom_fields", [True, False], ids=["custom-field", "note-fallback"])
+def test_merges_conflicts_and_deletions(pipeline_factory, custom_fields) -> None:
+    if custom_fields:
+        p = pipeline_factory()
+    else:  # no custom fields in the account: no exchange id, lost values go to notes
+        p = pipeline_factory(["--no-custom-fields"], exchange_id_field="")
+    kim = p.contact(
+        given_name="Kim",
+        surname="King",
+        job_title="Dev",
+        emails=["kim@x.example"],
+        categories=["Clients"],
+    )
+    lou = p.contact(
+        given_name="Lou",
+        surname="Lane",
+        job_title="Dev",
+        emails=["lou@x.example"],
+        categories=["Clients"],
+    )
+    gone = p.contact(
+        given_name="Gus", surname="Gone", emails=["gus@x.example"], categories=["Clients"]
+    )
+    bye = p.contact(
+        given_name="Bea", surname="Bye", emails=["bea@x.example"], categories=["Clients"]
+    )
+    p.run()
+    sell = {c["email"]: c for c in p.api.people()}
+    edited = p.api.update(
+        "contacts", sell["kim@x.example"]["id"], title="Sell title", twitter="@kim"
+    )
+    p.api.update("contacts", sell["lou@x.example"]["id"], industry="Retail")
+    p.api.delete("contacts", sell["gus@x.example"]["id"])
+    # Exchange edits happen after the Sell edit, so Exchange is the newer side (S5.2); Sell
+    # stamps whole seconds and a tie goes to Sell, so let the clock pass that second first.
+    _wait_past(edited["updated_at"])
+    kim.job_title = "Exchange title"
+    kim.save(update_fields=["job_title"])
+    lou.job_title = "Lead Dev"
+    lou.save(update_fields=["job_title"])
+    gone.job_title = "Edited after Sell deleted it"
+    gone.save(update_fields=["job_title"])
+    bye.delete()
+
+    report = p.run()
+    counts = report["streams"]["contacts"]
+    kim_sell = p.api.get("contacts", sell["kim@x.example"]["id"])
+    lou_sell = p.api.get("contacts", sell["lou@x.example"]["id"])
+    # S5.1: one-sided change; S5.4: Sell-only fields untouched.
+    assert (lou_sell["title"], lou_sell["industry"]) == ("Lead Dev", "Retail")
+    # S5.2: conflict, newer Exchange wins, the Sell value is kept.
+    assert (kim_sell["title"], kim_sell["twitter"]) == ("Exchange title", "@kim")
+    if custom_fields:
+        assert "Sell title" in kim_sell["custom_fields"]["Overwritten values"]
+    else:
+        notes = p.api.all("notes", resource_type="contact", resource_id=kim_sell["id"])
+        assert [n for n in notes if "Sell title" in n["content"]]
+    assert counts["conflicts"] == 1
+    assert report["conflicts"][0]["overwritten"] == "Sell title"
+    # S6: deleted in Sell -> not re-created; deleted in Exchange -> Sell record kept.
+    emails = {c["email"] for c in p.api.people()}
+    assert "gus@x.example" not in emails
+    assert "bea@x.example" in emails
+    assert counts["links_retired"] == 2
+    assert counts["created"] == 0
