@@ -22,7 +22,7 @@ from demo.scenario import (
     seed_sell,
     user_edits,
 )
-from demo.views import exchange_table, sell_table
+from demo.views import exchange_table, overwritten_values, record_names, sell_table
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORTS = ROOT / ".meltano" / "reports"
@@ -37,7 +37,13 @@ def heading(text: str) -> None:
     say(f"== {text} " + "=" * max(0, 90 - len(text)))
 
 
-def show_reports() -> None:
+def show_reports(names: dict[str, str]) -> None:
+    """Print both run reports; ``names`` turns record ids into the names a person knows."""
+
+    def who(record_id: object) -> str:
+        text = str(record_id)
+        return names.get(text, names.get(text.rsplit(":", maxsplit=1)[-1], text))
+
     for name in ("exchange-to-sell", "sell-to-exchange"):
         path = REPORTS / f"{name}.json"
         if not path.exists():
@@ -50,15 +56,19 @@ def show_reports() -> None:
             say(f"    {stream}: {shown or 'nothing to do'}")
         for c in report["conflicts"]:
             say(
-                f"    conflict on {c.get('field')} of {c['record_id']}: kept {c.get('kept')!r},"
-                f" overwritten {c.get('overwritten')!r} ({c.get('overwritten_origin', '?')})"
+                f"    conflict on {c.get('field')} of {who(c['record_id'])}: kept {c.get('kept')!r}"
+                f" ({c.get('kept_origin', '?')}), overwritten {c.get('overwritten')!r}"
+                f" ({c.get('overwritten_origin', '?')}, kept in Sell)"
             )
         for r in report["rejected"]:
-            say(f"    rejected {r['record_id']}: {r['reason']}")
+            say(f"    rejected {who(r['record_id'])}: {r['reason']}")
         for r in report["links_retired"]:
-            say(f"    link retired {r['record_id']}: {r['reason']}")
+            say(f"    link retired {who(r['record_id'])}: {r['reason']}")
         for m in report["matches"]:
-            say(f"    matched {m['record_id']} -> {m.get('other_id', '?')} by {m.get('by', '?')}")
+            say(
+                f"    matched {who(m['record_id'])} with {who(m.get('matched_id'))}"
+                f" by {m.get('rule', '?')}"
+            )
 
 
 def writes(sandbox: SandboxProcess) -> int:
@@ -79,6 +89,7 @@ def main() -> int:
         account = exchange_account(endpoint)
         heading("Demo data")
         sell_records = seed_sell(api)
+        time.sleep(1.1)  # Sell stamps whole seconds: make the Exchange side visibly newer (S5.2)
         exchange_contacts = seed_exchange(account)
         say(f"  Sell sandbox {sell.base_url}, EWS sandbox {endpoint} (mailbox {DEMO_MAILBOX})")
         say("  Exchange categories selected for Sell: Clients, Partners")
@@ -109,10 +120,13 @@ def main() -> int:
             t0 = time.monotonic()
             project.run("--environment=demo", "run", "two-way-sync")
             say(f"  done in {time.monotonic() - t0:.1f} s")
-            show_reports()
+            show_reports(record_names(api, exchange_contacts))
 
         heading("After: Sell")
         for line in sell_table(api):
+            say(line)
+        heading("Values kept in Sell after conflicts (custom field 'Overwritten values')")
+        for line in overwritten_values(api):
             say(line)
         heading("After: Exchange (private contact folders)")
         for line in exchange_table(account):

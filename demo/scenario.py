@@ -6,6 +6,7 @@ have got there, so the sync sees nothing the real systems would not show it.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,8 @@ from exchangelib import DELEGATE, Account, Configuration, Credentials, Version
 from exchangelib.indexed_properties import EmailAddress, PhoneNumber, PhysicalAddress
 from exchangelib.items import Contact
 from exchangelib.version import Build
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 DEMO_MAILBOX = "demo@example.com"
 DEMO_PASSWORD = "demo-password"  # noqa: S105 - the sandbox's documented demo credentials
@@ -28,7 +31,11 @@ class SellApi:
     token: str
 
     def _session(self) -> requests.Session:
+        # Sell answers 429 beyond 10 requests/s; a 429 was not processed, so any verb may retry.
+        retry = Retry(total=10, backoff_factor=0.2, status_forcelist=[429], allowed_methods=None)
         session = requests.Session()
+        session.mount("http://", HTTPAdapter(max_retries=retry))
+        session.mount("https://", HTTPAdapter(max_retries=retry))
         session.headers.update(
             {
                 "Authorization": f"Bearer {self.token}",
@@ -263,6 +270,7 @@ def user_edits(
     grace.refresh()
     grace.job_title = "Rear Admiral (ret.)"
     grace.save(update_fields=["job_title"])
+    time.sleep(1.1)  # the Sell edit is the later one, to the second Sell records
     api.put(f"contacts/{sell['grace']['id']}", {"title": "Commodore (ret.)"})  # later: Sell wins
     deal = next(d for d in api.list("deals") if d["contact_id"] == sell["ada"]["id"])
     api.put(f"deals/{deal['id']}", {"stage_id": stages["won"]})

@@ -43,8 +43,8 @@ def exchange_table(account: Account) -> list[str]:
     rows = [f"  {'Exchange contact':<{WIDTH}} {'folder':<12} {'job title':<{WIDTH}} categories"]
     folders = [account.contacts, *account.contacts.children]
     for folder in folders:
-        if folder.folder_class != "IPF.Contact":
-            continue
+        if folder.folder_class != "IPF.Contact" or folder.name.startswith("{"):
+            continue  # system folders have their own classes; hidden ones GUID names
         items = folder.all().only("display_name", "job_title", "categories")
         for item in sorted(
             (i for i in items if isinstance(i, Contact)), key=lambda c: c.display_name or ""
@@ -54,3 +54,24 @@ def exchange_table(account: Account) -> list[str]:
                 f" {_cut(item.job_title):<{WIDTH}} {', '.join(item.categories or [])}"
             )
     return rows
+
+
+def record_names(api: SellApi, exchange_contacts: dict[str, Contact]) -> dict[str, str]:
+    """Exchange item ids and Sell ids → display names, so reports read like the tables."""
+    names = {str(c.id): f"{c.display_name} (Exchange)" for c in exchange_contacts.values()}
+    for kind in ("contacts", "leads"):
+        for rec in api.list(kind):
+            name = rec.get("name") or f"{rec.get('first_name') or ''} {rec.get('last_name') or ''}"
+            names[str(rec["id"])] = f"{name.strip()} (Sell)"
+    return names
+
+
+def overwritten_values(api: SellApi) -> list[str]:
+    rows = []
+    for rec in api.list("contacts"):
+        kept = (rec.get("custom_fields") or {}).get("Overwritten values")
+        if kept:
+            name = rec.get("name") or f"{rec.get('first_name')} {rec.get('last_name')}"
+            rows.append(f"  {name}:")
+            rows.extend(f"    {line}" for line in str(kept).splitlines())
+    return rows or ["  (none)"]
