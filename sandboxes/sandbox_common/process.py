@@ -11,6 +11,7 @@ import os
 import selectors
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -40,16 +41,21 @@ class SandboxProcess:
     base_url: str
     process: subprocess.Popen
     args: list[str] = field(default_factory=list)
+    cafile: str | None = None  # the sandbox's own certificate when it serves HTTPS
+
+    def _open(self, request: str | urllib.request.Request):
+        context = ssl.create_default_context(cafile=self.cafile) if self.cafile else None
+        return urllib.request.urlopen(request, timeout=10, context=context)  # noqa: S310
 
     def stats(self) -> dict:
-        with urllib.request.urlopen(f"{self.base_url}/_sandbox/stats", timeout=10) as resp:  # noqa: S310
+        with self._open(f"{self.base_url}/_sandbox/stats") as resp:
             return json.loads(resp.read())
 
     def reset(self) -> None:
         req = urllib.request.Request(  # noqa: S310 - our own http(s) base URL
             f"{self.base_url}/_sandbox/reset", method="POST", data=b""
         )
-        with urllib.request.urlopen(req, timeout=10):  # noqa: S310
+        with self._open(req):
             pass
 
     def stop(self) -> None:
@@ -85,7 +91,10 @@ def start_sandbox(
             msg = f"{command} exited with {proc.wait()} before it was ready"
             raise RuntimeError(msg)
         if line.startswith("ready "):
-            return SandboxProcess(base_url=line.split()[1].rstrip("/"), process=proc, args=argv)
+            cafile = args[list(args).index("--tls-cert") + 1] if "--tls-cert" in args else None
+            return SandboxProcess(
+                base_url=line.split()[1].rstrip("/"), process=proc, args=argv, cafile=cafile
+            )
 
 
 @contextmanager
