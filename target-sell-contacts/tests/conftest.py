@@ -368,3 +368,18 @@ def spare_token() -> str:
 @pytest.fixture(scope="session")
 def sell_api_factory() -> Callable[[Any, str], SellApi]:
     return SellApi
+
+
+def _wait_past(stamp: str) -> None:
+    """Wait (bounded) until the wall clock is past the second of a Sell ``updated_at``."""
+    import time
+
+    moment = datetime.fromisoformat(stamp.replace("Z", "+00:00")) + timedelta(seconds=1)
+    deadline = time.monotonic() + 5
+    while datetime.now(UTC) <= moment and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def wait_past() -> Callable[[str], None]:
+    return _wait_past

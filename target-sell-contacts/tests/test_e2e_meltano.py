@@ -7,8 +7,6 @@ sides, runs the pipeline and looks at Sell, the run report and ``/_sandbox/stats
 from __future__ import annotations
 
 import json
-import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import exchangelib
@@ -76,12 +74,6 @@ class Pipeline:
 
     def writes(self) -> dict:
         return self.sell.stats()["by_tenant"].get(tenant_key(TOKEN), {}).get("writes", {})
-
-
-def _wait_past(stamp: str) -> None:
-    moment = datetime.fromisoformat(stamp.replace("Z", "+00:00")) + timedelta(seconds=1)
-    while datetime.now(UTC) <= moment:
-        time.sleep(0.05)
 
 
 @pytest.fixture
@@ -177,7 +169,7 @@ def test_first_sync_scope_matching_rejection_and_replay(pipeline_factory) -> Non
 
 
 @pytest.mark.parametrize("custom_fields", [True, False], ids=["custom-field", "note-fallback"])
-def test_merges_conflicts_and_deletions(pipeline_factory, custom_fields) -> None:
+def test_merges_conflicts_and_deletions(pipeline_factory, custom_fields, wait_past) -> None:
     if custom_fields:
         p = pipeline_factory()
     else:  # no custom fields in the account: no exchange id, lost values go to notes
@@ -211,7 +203,7 @@ def test_merges_conflicts_and_deletions(pipeline_factory, custom_fields) -> None
     p.api.delete("contacts", sell["gus@x.example"]["id"])
     # Exchange edits happen after the Sell edit, so Exchange is the newer side (S5.2); Sell
     # stamps whole seconds and a tie goes to Sell, so let the clock pass that second first.
-    _wait_past(edited["updated_at"])
+    wait_past(edited["updated_at"])
     kim.job_title = "Exchange title"
     kim.save(update_fields=["job_title"])
     lou.job_title = "Lead Dev"

@@ -91,10 +91,12 @@ def test_people_do_not_match_companies(tenant, make_record, mode) -> None:
     assert run.count("created") >= 1
 
 
-def test_most_recently_updated_candidate_wins(tenant, make_record, mode) -> None:
+def test_most_recently_updated_candidate_wins(tenant, make_record, mode, wait_past) -> None:
     older = tenant.api.create("contacts", last_name="Fox", email="fox@x.example")
     newer = tenant.api.create("contacts", last_name="Fox", email="fox@x.example")
-    tenant.api.update("contacts", older["id"], title="touched first")
+    first = tenant.api.update("contacts", older["id"], title="touched first")
+    # Sell stamps whole seconds (a tie would fall back to id order): let that second pass.
+    wait_past(first["updated_at"])
     tenant.api.update("contacts", newer["id"], title="touched last")
     rec = make_record(given_name="Finn", surname="Fox", email_address_1="fox@x.example")
     run = tenant.run(_with_fillers(mode, make_record, [rec]))

@@ -123,8 +123,9 @@ def test_pacing_is_shared_by_threads(scripted) -> None:
         t.join(timeout=30)
     times = sorted(s.at for s in script.seen)
     assert len(times) == 24
-    # No one-second window holds more than 10 requests.
-    assert all(sum(1 for u in times if t <= u < t + 1.0) <= 10 for t in times), (
+    # No second holds more than 10 requests (0.1 s of slack for the send-time jitter of busy
+    # machines; unpaced, all 24 would arrive within a few milliseconds).
+    assert all(sum(1 for u in times if t <= u < t + 0.9) <= 10 for t in times), (
         "more than 10 requests in one second"
     )
     assert times[-1] - times[0] >= 2.0
