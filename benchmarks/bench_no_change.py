@@ -1,0 +1,128 @@
+"""Benchmark (tables 3 and 4): a run with no changes must cost the same at any size (SPEC S9).
+
+    .venv/bin/python benchmarks/bench_no_change.py [--sizes 1000,10000,100000]
+
+For each size N: ``ews-sandbox --seed N`` and ``sell-sandbox --seed N --rate-limit 0`` (N contacts
+per side, plus Sell's N/4 seeded leads), a real initial two-way sync (both directions), a second
+pass that absorbs the sync's own writes (S7.1), then the measured third pass with no changes.
+Prints the requests (each system) and seconds of the no-change run per direction, and the peak
+RSS of each of the four plugin processes in the initial and the no-change runs.
+
+Sizes above ``--real-sync-max`` (default 10,000) are primed instead of synced, because a real
+initial sync of 100,000 contacts per side takes far longer than the 15 minutes this script may
+take (≈ 30 Sell → Exchange records/s on this machine): each tap reads its whole system once
+(its records discarded, its final STATE kept, as Meltano would store it) and the measured run is
+tap (with that state) → target, with an empty ledger. The taps' cost is then measured exactly;
+the targets' is their start-up against a system of that size with no records to write.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from common import (
+    PluginConfigs,
+    RunResult,
+    directions,
+    log,
+    print_table,
+    sandboxes,
+    select_streams,
+    workdir,
+)
+
+PLUGINS = ("tap-exchange-contacts", "target-sell-contacts", "tap-sell", "target-exchange")
+
+
+def measure(boxes, direction) -> tuple[RunResult, tuple[int, int], tuple[int, int]]:
+    """One run of ``direction`` with the request counts it caused on each system."""
+    boxes.reset()
+    result = direction.run()
+    return result, boxes.sell_requests(), boxes.ews_requests()
+
+
+def one_size(size: int, *, real_sync: bool) -> dict:
+    work = workdir(f"no-change-{size}")
+    with sandboxes(["--seed", str(size), "--rate-limit", "0"], ["--seed", str(size)]) as boxes:
+        configs = PluginConfigs.write(work, boxes)
+        to_sell, to_exchange = directions(configs)
+        select_streams(configs, to_sell, to_exchange)
+        out: dict = {"size": size, "passes": [], "real_sync": real_sync}
+        if not real_sync:
+            for direction in (to_sell, to_exchange):
+                seconds = direction.prime()
+                log(f"N={size} primed {direction.name} by a tap-only read in {seconds:.1f}s")
+        for number in (1, 2, 3) if real_sync else (3,):
+            row = {}
+            for direction in (to_sell, to_exchange):
+                result, sell, ews = measure(boxes, direction)
+                row[direction.name] = (result, sell, ews)
+                log(
+                    f"N={size} pass {number} {direction.name}: {result.seconds:.1f}s "
+                    f"sell r/w {sell} ews r/w {ews} rss "
+                    + ", ".join(f"{p.name} {p.max_rss_mb:.0f}MB" for p in result.processes)
+                )
+            out["passes"].append(row)
+    if not real_sync:  # keep pass indexes: [0] initial, [2] no-change
+        out["passes"] = [None, None, out["passes"][0]]
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="1000,10000,100000", help="comma-separated sizes")
+    parser.add_argument(
+        "--real-sync-max",
+        type=int,
+        default=10000,
+        help="largest size reached by a real initial sync; larger sizes are primed by tap reads",
+    )
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    results = [one_size(size, real_sync=size <= args.real_sync_max) for size in sizes]
+
+    cost_rows = []
+    for res in results:
+        for name in ("exchange-to-sell", "sell-to-exchange"):
+            result, sell, ews = res["passes"][2][name]
+            cost_rows.append(
+                [
+                    f"{res['size']:,}" + ("" if res["real_sync"] else " (primed)"),
+                    name,
+                    f"{sell[0]} / {sell[1]}",
+                    f"{ews[0]} / {ews[1]}",
+                    f"{result.seconds:.1f}",
+                ]
+            )
+    print_table(
+        "Table 3 - cost of a run with no changes (3rd pass after a real initial sync)",
+        ["contacts per side", "direction", "Sell reads / writes", "EWS reads / writes", "seconds"],
+        cost_rows,
+    )
+
+    base = results[0]
+    rss_rows = []
+    for plugin in PLUGINS:
+        direction = "exchange-to-sell" if plugin in PLUGINS[:2] else "sell-to-exchange"
+        cells = [plugin]
+        base_rss = base["passes"][2][direction][0].rss(plugin)
+        for res in results:
+            quiet = res["passes"][2][direction][0].rss(plugin)
+            initial = (
+                f"{res['passes'][0][direction][0].rss(plugin):.0f}" if res["real_sync"] else "-"
+            )
+            cells.append(f"{initial} / {quiet:.0f} ({quiet / base_rss:.2f}x)")
+        rss_rows.append(cells)
+    print_table(
+        "Table 4 - peak RSS in MB, initial run / no-change run "
+        f"(no-change ratio to {base['size']:,} contacts)",
+        [
+            "plugin",
+            *[f"{r['size']:,} per side" + ("" if r["real_sync"] else " (primed)") for r in results],
+        ],
+        rss_rows,
+    )
+
+
+if __name__ == "__main__":
+    main()
