@@ -85,7 +85,7 @@ def folder_values(folder: Folder, path: Path) -> list[Any]:
         "TotalCount": len(folder.items),
         "ChildFolderCount": len(folder.children),
         "FolderId": folder.id,
-    }.get(path.name if isinstance(path, FieldPath) else "")
+    }.get(path.name.rpartition(":")[2] if isinstance(path, FieldPath) else "")  # folder:X → X
     return [] if value is None else [value]
 
 

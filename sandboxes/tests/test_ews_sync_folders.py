@@ -100,6 +100,19 @@ def test_folder_tree_has_user_system_and_public_folders(acct, sandbox):
     assert (acct.public_folders_root / "Company Contacts").total_count == 3
 
 
+def test_find_folder_restriction_on_folder_fields(acct):
+    """Exchange filters FindFolder on folder properties such as folder:FolderClass."""
+    subtree = SingleFolderQuerySet(account=acct, folder=acct.contacts).depth(DEEP)
+    plain = {f.name for f in subtree.filter(folder_class="IPF.Contact")}
+    assert plain == {
+        "Clients",
+        "Key Accounts",
+        "Partners",
+        "{06967759-274D-40B2-A3EB-D7F9E73727D7}",
+    }
+    assert {f.name for f in subtree.filter(name="Partners")} == {"Partners"}
+
+
 def test_stats_prove_which_folders_were_read(acct, sandbox):
     sandbox.reset()
     list((acct.contacts / "Clients").all().only("display_name"))
