@@ -3,8 +3,9 @@
 Scope rule S1.1. Discovery costs two requests: ``GetFolder contacts`` and one ``FindFolder``
 (deep, only cheap properties, so exchangelib sends no follow-up ``GetFolder`` for the found
 folders). Public folders and other mailboxes are never named in a request; system folders below
-Contacts (Recipient Cache, GAL Contacts, Companies, hidden GUID-named ones, ...) only appear in
-the FindFolder answer and are dropped there: none of their items is ever requested.
+Contacts (Recipient Cache, GAL Contacts, Companies, ...) have their own folder classes and are
+filtered out by the FindFolder restriction on ``folder:FolderClass``; hidden GUID-named ones share
+the plain class and are dropped by name. None of their items is ever requested.
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ def private_contact_folders(account: Account) -> list[ContactFolder]:
         f
         for f in SingleFolderQuerySet(account=account, folder=root)
         .depth(DEEP)
+        .filter(folder_class=CONTACT_FOLDER_CLASS)  # the server drops system folders already
         .only("name", "folder_class", "parent_folder_id", "total_count")
         if not isinstance(f, Exception)
     ]
