@@ -47,6 +47,11 @@ def test_only_selected_categories_and_linked_contacts_from_private_folders(ews) 
     assert not [r for r in contacts if (r["display_name"] or "").startswith("Team list")]
     # System and public folders were never asked for their items.
     assert set(stats["touched"]["folders"]) <= PRIVATE_FOLDERS | {"Calendar"}
+    # Not even described: the FindFolder restriction keeps system and public folders out.
+    described = set(stats["touched"].get("folder_metadata", {}))
+    assert not {p for p in described if p.startswith("Public Folders")}
+    system = {"Recipient Cache", "GAL Contacts", "Organizational Contacts", "Companies"}
+    assert not {p for p in described if p.rsplit("/", 1)[-1] in system}
     assert stats["total_writes"] == 0
 
     folders = {r["path"] for r in run.records["contact_folders"]}
