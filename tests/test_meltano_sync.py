@@ -108,6 +108,9 @@ def test_two_tenants_at_once_see_only_their_own_data(isolated_project, sandboxes
             name, sell, ews, token=token, mailbox=mailboxes[name], ledger_url=ledger
         )
 
+    # Create the system database once: two first runs at the same instant would both migrate it.
+    isolated_project.run("--environment=prod", "state", "list")
+
     def run(name: str) -> subprocess.CompletedProcess:
         return isolated_project.run("--environment=prod", "run", f"two-way-sync--{name}")
 
