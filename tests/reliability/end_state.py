@@ -1,0 +1,221 @@
+"""What both systems hold after a sync, in a form runs on different sandboxes can be compared in.
+
+Records are read through the public APIs (Sell REST, EWS via exchangelib), mapped to the canonical
+fields of SPEC S8 and normalised with contact-mapping, so ids, timestamps and formatting do not
+matter. Ids are kept beside the content only to check links and duplicates.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import exchangelib
+import requests
+from contact_mapping.canonical import MAPPED_FIELDS, Canonical, field_key
+from contact_mapping.exchange import link_property
+from contact_mapping.exchange.connection import connect, disconnect
+from contact_mapping.exchange.folders import private_contact_folders
+from contact_mapping.exchange.records import FETCH_FIELDS, contact_to_record
+from contact_mapping.exchange_map import from_exchange
+from contact_mapping.sell_map import from_sell_contact, from_sell_lead
+from exchangelib.folders import FolderCollection
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from tests.conftest import PASSWORD
+
+EXCHANGE_ID_FIELD = "Exchange ID"  # the demo environment's exchange_id_field
+MAX_PAGES = 1000  # 100,000 records: far beyond any test, bounds the paging loop
+
+Content = tuple[Any, ...]
+
+
+def content(kind: str, canonical: Canonical) -> Content:
+    """Mapped fields after normalisation (phones as numbers), with the record's kind."""
+    values = canonical.values()
+    return (kind, canonical.is_organization, *(field_key(f, values[f]) for f in MAPPED_FIELDS))
+
+
+def describe(item: Content) -> dict[str, Any]:
+    """A content tuple as a readable dict (assertion messages)."""
+    keys = ("kind", "is_organization", *MAPPED_FIELDS)
+    return {k: v for k, v in zip(keys, item, strict=True) if v not in (None, False)}
+
+
+@dataclass(frozen=True)
+class SellRecord:
+    kind: str  # "contact" | "lead"
+    id: int
+    content: Content
+    exchange_id: str | None  # the exchange_id_field custom field, the creation marker
+
+
+@dataclass(frozen=True)
+class ExchangeRecord:
+    id: str
+    folder_path: str
+    content: Content
+    categories: tuple[str, ...]
+    sell_link: str | None
+
+
+@dataclass
+class EndState:
+    sell: list[SellRecord] = field(default_factory=list)
+    exchange: list[ExchangeRecord] = field(default_factory=list)
+
+    def sell_contents(self) -> Counter[Content]:
+        return Counter(r.content for r in self.sell)
+
+    def exchange_contents(self) -> Counter[tuple[Content, tuple[str, ...]]]:
+        """Exchange content with the (sorted) categories the sync gives (S2)."""
+        return Counter((r.content, tuple(sorted(r.categories))) for r in self.exchange)
+
+    def duplicates(self) -> list[str]:
+        """Two records on one side carrying the same creation marker of one source record."""
+        problems = []
+        links = Counter(r.sell_link for r in self.exchange if r.sell_link)
+        problems += [
+            f"{n} Exchange contacts carry Sell link {k}" for k, n in links.items() if n > 1
+        ]
+        markers = Counter(r.exchange_id for r in self.sell if r.exchange_id)
+        problems += [f"{n} Sell records carry Exchange id {k}" for k, n in markers.items() if n > 1]
+        orgs = Counter(r.content[2 + MAPPED_FIELDS.index("display_name")] for r in self.sell
+                       if r.content[1] and r.kind == "contact")  # fmt: skip
+        problems += [f"{n} Sell organisations named {k!r}" for k, n in orgs.items() if n > 1]
+        return problems
+
+    def link_problems(self, ledger: Path, tenant: str = "default") -> list[str]:
+        """Active ledger links that are not one to one or point at nothing (or elsewhere)."""
+        with sqlite3.connect(ledger) as db:
+            rows = db.execute(
+                "SELECT exchange_id, sell_kind, sell_id FROM links"
+                " WHERE tenant = ? AND status = 'active'",
+                (tenant,),
+            ).fetchall()
+            pending = db.execute(
+                "SELECT count(*) FROM intents WHERE tenant = ?", (tenant,)
+            ).fetchone()[0]
+        problems = [f"{pending} create intents still pending"] if pending else []
+        by_exchange = Counter(r[0] for r in rows)
+        by_sell = Counter((r[1], r[2]) for r in rows)
+        problems += [f"Exchange {k} in {n} links" for k, n in by_exchange.items() if n > 1]
+        problems += [f"Sell {k} in {n} links" for k, n in by_sell.items() if n > 1]
+        exchange = {r.id: r for r in self.exchange}
+        sell = {(r.kind, r.id) for r in self.sell}
+        for exchange_id, kind, sell_id in rows:
+            if exchange_id not in exchange:
+                problems.append(f"link to missing Exchange contact {exchange_id[-12:]}")
+            elif exchange[exchange_id].sell_link not in (None, f"{kind}:{sell_id}"):
+                problems.append(
+                    f"Exchange {exchange_id[-12:]} carries {exchange[exchange_id].sell_link}"
+                    f" but is linked to {kind}:{sell_id}"
+                )
+            if (kind, sell_id) not in sell:
+                problems.append(f"link to missing Sell {kind} {sell_id}")
+        return problems
+
+
+def sell_session(token: str) -> requests.Session:
+    """Reads retried through 429, 5xx and dropped connections (GETs are safe to repeat)."""
+    retry = Retry(
+        total=20,
+        backoff_factor=0.1,
+        backoff_max=2,
+        status_forcelist=[429, 500, 502, 503, 504],
+        allowed_methods=None,
+    )
+    session = requests.Session()
+    session.mount("http://", HTTPAdapter(max_retries=retry))
+    session.headers.update(
+        {"Authorization": f"Bearer {token}", "Accept": "application/json", "User-Agent": "e2e"}
+    )
+    return session
+
+
+def sell_list(base_url: str, token: str, resource: str) -> list[dict[str, Any]]:
+    session, out = sell_session(token), []
+    for page in range(1, MAX_PAGES + 1):
+        resp = session.get(
+            f"{base_url}/v2/{resource}",
+            params={"page": page, "per_page": 100, "sort_by": "id"},
+            timeout=60,
+        )
+        resp.raise_for_status()
+        items = [item["data"] for item in resp.json()["items"]]
+        out.extend(items)
+        if len(items) < 100:
+            break
+    return out
+
+
+def exchange_config(ews: Any, mailbox: str) -> dict[str, Any]:
+    """Connection settings of both Exchange plugins for one sandbox mailbox."""
+    return {
+        "service_endpoint": f"{ews.base_url}/EWS/Exchange.asmx",
+        "primary_smtp_address": mailbox,
+        "username": mailbox,
+        "password": PASSWORD,
+        "auth_type": "basic",
+        "server_version": "15.1.2507.6",
+    }
+
+
+def exchange_contacts(ews: Any, mailbox: str) -> list[dict[str, Any]]:
+    """Every contact of the private folders as a tap ``contacts`` record."""
+    link_property.register()
+    account = connect(exchange_config(ews, mailbox), max_wait=120)
+    try:
+        out = []
+        for folder in private_contact_folders(account):
+            items = FolderCollection(account=account, folders=[folder.folder]).all()
+            for item in items.only(*FETCH_FIELDS):
+                if isinstance(item, exchangelib.Contact):
+                    out.append(
+                        contact_to_record(item, folder_id=folder.id, folder_path=folder.path)
+                    )
+        return out
+    finally:
+        disconnect(account)
+
+
+def end_state(sell: Any, ews: Any, token: str, mailbox: str) -> EndState:
+    """Snapshot of one tenant: the Sell account of ``token`` and the mailbox ``mailbox``."""
+    contacts = sell_list(sell.base_url, token, "contacts")
+    leads = sell_list(sell.base_url, token, "leads")
+    orgs = {c["id"]: c.get("name") for c in contacts if c.get("is_organization")}
+    state = EndState()
+    for kind, records in (("contact", contacts), ("lead", leads)):
+        for record in records:
+            canonical = (
+                from_sell_contact(record, orgs) if kind == "contact" else from_sell_lead(record)
+            )
+            marker = (record.get("custom_fields") or {}).get(EXCHANGE_ID_FIELD)
+            state.sell.append(SellRecord(kind, record["id"], content(kind, canonical), marker))
+    for record in exchange_contacts(ews, mailbox):
+        state.exchange.append(
+            ExchangeRecord(
+                id=record["id"],
+                folder_path=record["folder_path"],
+                content=content("exchange", from_exchange(record)),
+                categories=tuple(record["categories"]),
+                sell_link=record["sell_link"],
+            )
+        )
+    return state
+
+
+def counter_diff(a: Counter, b: Counter, limit: int = 5) -> str:
+    """The first few entries only one side has (for assertion messages)."""
+    only_a, only_b = list((a - b).elements())[:limit], list((b - a).elements())[:limit]
+    return f"only in first ({sum((a - b).values())}): {only_a}\nonly in second: {only_b}"
+
+
+def iter_chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
