@@ -79,10 +79,20 @@ def main() -> None:
     )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
-    results = [one_size(size, real_sync=size <= args.real_sync_max) for size in sizes]
+    results = []
+    for size in sizes:
+        try:
+            results.append(one_size(size, real_sync=size <= args.real_sync_max))
+        except (TimeoutError, RuntimeError) as exc:  # a size that cannot be reached is reported
+            log(f"N={size} not reached: {exc}")
+            results.append({"size": size, "error": str(exc).split(";")[0]})
+    reached = [r for r in results if "error" not in r]
 
     cost_rows = []
     for res in results:
+        if "error" in res:
+            cost_rows.append([f"{res['size']:,}", "both", "-", "-", f"not reached: {res['error']}"])
+            continue
         for name in ("exchange-to-sell", "sell-to-exchange"):
             result, sell, ews = res["passes"][2][name]
             cost_rows.append(
@@ -100,13 +110,15 @@ def main() -> None:
         cost_rows,
     )
 
-    base = results[0]
+    if not reached:
+        return
+    base = reached[0]
     rss_rows = []
     for plugin in PLUGINS:
         direction = "exchange-to-sell" if plugin in PLUGINS[:2] else "sell-to-exchange"
         cells = [plugin]
         base_rss = base["passes"][2][direction][0].rss(plugin)
-        for res in results:
+        for res in reached:
             quiet = res["passes"][2][direction][0].rss(plugin)
             initial = (
                 f"{res['passes'][0][direction][0].rss(plugin):.0f}" if res["real_sync"] else "-"
@@ -118,7 +130,7 @@ def main() -> None:
         f"(no-change ratio to {base['size']:,} contacts)",
         [
             "plugin",
-            *[f"{r['size']:,} per side" + ("" if r["real_sync"] else " (primed)") for r in results],
+            *[f"{r['size']:,} per side" + ("" if r["real_sync"] else " (primed)") for r in reached],
         ],
         rss_rows,
     )
