@@ -432,3 +432,99 @@ def test_two_concurrent_writer_processes_lose_no_update(
     assert ledger.rejections_for("sell", ["shared"])["shared"].attempts == 2 * ROUNDS
     raced = ledger.links_for_exchange_ids([f"race-{i}" for i in range(ROUNDS)])
     assert len(raced) == ROUNDS  # exactly one link each, the loser got LinkConflictError
+
+
+# -- S5.2 queue: values Sell beat in Sell→Exchange, kept in Sell by the other target --------------
+def test_overwritten_queue_enqueued_with_the_merge_and_delivered_once(
+    open_ledger: Callable[..., Ledger],
+) -> None:
+    from contact_mapping.ledger import OverwrittenValue
+    from contact_mapping.merge import append_overwritten
+
+    ledger, other = open_ledger(), open_ledger("other-tenant")
+    link = ledger.create_link("AAMk-1", "contact", 7, Snapshot(base=VALUES))
+    lost = OverwrittenValue(
+        "contact", 7, "title", "CTO", "exchange", "2025-03-01T09:00:00Z", exchange_id="AAMk-1"
+    )
+    ledger.save_snapshot(link.id, Snapshot(base={**VALUES, "title": "CEO"}), overwritten=[lost])
+    ledger.create_link(
+        "AAMk-2",
+        "lead",
+        8,
+        overwritten=[OverwrittenValue("lead", 8, "email", "a@b.org", "exchange", None)],
+    )
+    other.enqueue_overwritten([OverwrittenValue("contact", 7, "title", "X", "exchange")])
+
+    pending = ledger.pending_overwritten()
+    assert [(p.sell_ref, p.field, p.value) for p in pending] == [
+        ("contact:7", "title", "CTO"),
+        ("lead:8", "email", "a@b.org"),
+    ]
+    assert pending[0].origin_time == "2025-03-01T09:00:00+00:00"
+    assert pending[0].exchange_id == "AAMk-1"
+    assert pending[0].status == "pending"
+    assert [p.sell_ref for p in ledger.pending_overwritten("lead")] == ["lead:8"]
+    assert ledger.pending_overwritten("contact", [99]) == []
+    text = append_overwritten("", [p.as_overwritten() for p in pending[:1]])
+    assert text == '2025-03-01T09:00:00Z exchange title: "CTO"'
+
+    # Another tenant's ids are neither visible nor markable.
+    assert other.mark_overwritten_delivered([p.id for p in pending]) == 0
+    assert ledger.mark_overwritten_delivered([pending[0].id, pending[0].id]) == 1
+    assert ledger.mark_overwritten_delivered([pending[0].id]) == 0  # already delivered
+    assert [p.sell_ref for p in ledger.pending_overwritten()] == ["lead:8"]
+    assert [p.value for p in other.pending_overwritten()] == ["X"]
+
+
+def test_overwritten_values_roll_back_with_a_failed_snapshot_write(
+    open_ledger: Callable[..., Ledger],
+) -> None:
+    from contact_mapping.ledger import OverwrittenValue
+
+    ledger = open_ledger()
+    link = ledger.create_link("AAMk-1", "contact", 7)
+    lost = OverwrittenValue("contact", 7, "title", "CTO", "exchange")
+    with pytest.raises(StaleLinkError):
+        ledger.save_snapshot(link.id, Snapshot(), expected_version=99, overwritten=[lost])
+    with pytest.raises(LinkConflictError):
+        ledger.create_link("AAMk-1", "contact", 8, overwritten=[lost])
+    assert ledger.pending_overwritten() == []
+
+
+def test_begin_intents_batch_is_one_commit_and_keeps_pending_ones(
+    open_ledger: Callable[..., Ledger],
+) -> None:
+    from contact_mapping.ledger import NewIntent
+
+    ledger = open_ledger()
+    old = ledger.begin_intent("sell_to_exchange", "contact:1", VALUES)
+    got = ledger.begin_intents(
+        "sell_to_exchange",
+        [NewIntent("contact:1", {"x": "y"}), NewIntent("contact:2", VALUES, "2025-01-01T00:00Z")],
+    )
+    assert got["contact:1"].id == old.id  # the pending one, untouched
+    assert got["contact:2"].source_values == VALUES
+    assert got["contact:2"].source_modified == "2025-01-01T00:00:00+00:00"
+    assert sorted(i.source_id for i in ledger.pending_intents("sell_to_exchange")) == [
+        "contact:1",
+        "contact:2",
+    ]
+    assert ledger.begin_intents("sell_to_exchange", []) == {}
+
+
+def test_upgrade_from_v2_adds_the_overwritten_queue(
+    open_ledger: Callable[..., Ledger], db: dict[str, Any]
+) -> None:
+    from contact_mapping.ledger import OverwrittenValue
+
+    ledger = open_ledger()
+    ledger.create_link("AAMk-1", "contact", 7)
+    with ledger.engine.begin() as conn:  # make it a v2 database
+        conn.execute(sa.text("DROP TABLE overwritten_values"))
+        conn.execute(sa.text("UPDATE meta SET value = '2' WHERE key = 'schema_version'"))
+    ledger.close()
+    with Ledger(db["url"], "acme", schema=db.get("schema")) as upgraded:
+        assert (upgraded.upgraded_from, upgraded.schema_version) == (2, SCHEMA_VERSION)
+        assert upgraded.links_for_sell_ids("contact", [7])[7].exchange_id == "AAMk-1"
+        upgraded.enqueue_overwritten([OverwrittenValue("contact", 7, "title", "CTO", "exchange")])
+        assert [p.value for p in upgraded.pending_overwritten()] == ["CTO"]

@@ -7,6 +7,8 @@ from datetime import datetime
 from typing import Any, Literal
 
 from contact_mapping.canonical import fingerprint
+from contact_mapping.merge import Overwritten
+from contact_mapping.normalize import to_utc
 
 SellKind = Literal["contact", "lead"]
 Direction = Literal["exchange_to_sell", "sell_to_exchange"]
@@ -112,6 +114,48 @@ class Rejection:
     reason: str
     rejected_at: str
     attempts: int = 1
+
+
+@dataclass(frozen=True)
+class OverwrittenValue:
+    """A value that lost a conflict and must be kept in Sell (S5.2), queued in the ledger.
+
+    target-exchange, which has no Sell access, enqueues the Exchange values Sell beat;
+    target-sell-contacts takes the pending rows of its tenant, writes them to the
+    ``overwritten_values_field`` custom field (or a note) and marks them delivered.
+    ``id``/``status``/``recorded_at`` are set by the ledger; leave them out when enqueueing.
+    """
+
+    sell_kind: str
+    sell_id: int
+    field: str
+    value: Any
+    origin: str  # the side the lost value came from ("exchange" for this queue's producer)
+    origin_time: str | None = None  # ISO UTC of that side's modification time
+    exchange_id: str | None = None
+    id: int | None = None
+    status: str = "pending"
+    recorded_at: str | None = None
+    delivered_at: str | None = None
+
+    @property
+    def sell_ref(self) -> str:
+        return f"{self.sell_kind}:{self.sell_id}"
+
+    def as_overwritten(self) -> Overwritten:
+        """The merge module's form, for ``format_overwritten`` / ``append_overwritten``."""
+        return Overwritten(self.field, self.value, self.origin, to_utc(self.origin_time))  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class NewIntent:
+    """One create of a batch for :meth:`Ledger.begin_intents` (fields as in ``begin_intent``)."""
+
+    source_id: str
+    source_values: dict[str, Any] | None = None
+    source_modified: Any = None
+    source_change_key: str | None = None
+    payload_fingerprint: str | None = None
 
 
 @dataclass(frozen=True)

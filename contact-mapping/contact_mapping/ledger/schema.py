@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 metadata = sa.MetaData()
 _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite autoincrements INTEGER only
@@ -117,6 +117,30 @@ organizations = sa.Table(
     sa.Column("updated_at", _TS, nullable=False),
 )
 
+# --- added in v3 -------------------------------------------------------------------------------
+overwritten_values = sa.Table(
+    "overwritten_values",
+    metadata,
+    sa.Column("id", _ID, primary_key=True, autoincrement=True),
+    sa.Column("tenant", sa.String(200), nullable=False),
+    sa.Column("sell_kind", sa.String(16), nullable=False),
+    sa.Column("sell_id", sa.BigInteger(), nullable=False),
+    sa.Column("exchange_id", sa.String(1024)),
+    sa.Column("field", sa.String(64), nullable=False),
+    sa.Column("value", sa.JSON()),
+    sa.Column("origin", sa.String(16), nullable=False),
+    sa.Column("origin_time", _TS),
+    sa.Column("recorded_at", _TS, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, server_default="pending"),
+    sa.Column("delivered_at", _TS),
+)
+sa.Index(
+    "ix_overwritten_pending",
+    overwritten_values.c.tenant,
+    overwritten_values.c.status,
+    overwritten_values.c.id,
+)
+
 
 def _column_names(conn: sa.Connection, table: str) -> set[str]:
     return {c["name"] for c in sa.inspect(conn).get_columns(table)}
@@ -131,8 +155,13 @@ def _upgrade_to_2(conn: sa.Connection) -> None:
         conn.exec_driver_sql(f"ALTER TABLE links ADD COLUMN categories {json_type}")
 
 
+def _upgrade_to_3(conn: sa.Connection) -> None:
+    """v3: queue of values that lost a conflict in Sell→Exchange, to be kept in Sell (S5.2)."""
+    overwritten_values.create(conn, checkfirst=True)
+
+
 #: version reached → step that gets there from the version before it.
-UPGRADES: dict[int, Callable[[sa.Connection], None]] = {2: _upgrade_to_2}
+UPGRADES: dict[int, Callable[[sa.Connection], None]] = {2: _upgrade_to_2, 3: _upgrade_to_3}
 
 
 def read_version(conn: sa.Connection) -> int | None:

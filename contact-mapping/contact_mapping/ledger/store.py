@@ -32,6 +32,8 @@ from contact_mapping.ledger.models import (
     IntentOutcome,
     Link,
     LinkConflictError,
+    NewIntent,
+    OverwrittenValue,
     Rejection,
     Run,
     Snapshot,
@@ -236,11 +238,23 @@ class Ledger:
         return self._link_from_row(row)
 
     def create_link(
-        self, exchange_id: str, sell_kind: str, sell_id: int, snapshot: Snapshot | None = None
+        self,
+        exchange_id: str,
+        sell_kind: str,
+        sell_id: int,
+        snapshot: Snapshot | None = None,
+        *,
+        overwritten: Iterable[OverwrittenValue] = (),
     ) -> Link:
-        """Link two records (after a match or a create); LinkConflictError if either is taken."""
+        """Link two records (after a match or a create); LinkConflictError if either is taken.
+
+        ``overwritten``: values that lost this first merge, queued for Sell in the same
+        transaction (see :meth:`enqueue_overwritten`).
+        """
         with self._write() as conn:
-            return self._insert_link(conn, exchange_id, sell_kind, sell_id, snapshot or Snapshot())
+            link = self._insert_link(conn, exchange_id, sell_kind, sell_id, snapshot or Snapshot())
+            self._enqueue_overwritten(conn, overwritten)
+            return link
 
     def get_link(self, link_id: int) -> Link | None:
         with self._read() as conn:
@@ -325,15 +339,26 @@ class Ledger:
             return self._store_link(conn, link, **self._snapshot_columns(change(link)))
 
     def save_snapshot(
-        self, link_id: int, snapshot: Snapshot, expected_version: int | None = None
+        self,
+        link_id: int,
+        snapshot: Snapshot,
+        expected_version: int | None = None,
+        *,
+        overwritten: Iterable[OverwrittenValue] = (),
     ) -> Link:
-        """Replace a link's snapshot; with ``expected_version`` raise StaleLinkError if it moved."""
+        """Replace a link's snapshot; with ``expected_version`` raise StaleLinkError if it moved.
+
+        ``overwritten``: values that lost the merge this snapshot records, queued for Sell in
+        the same transaction, so a crash never keeps one without the other.
+        """
         with self._write() as conn:
             link = self._locked_link(conn, link_id)
             if expected_version is not None and link.version != expected_version:
                 msg = f"link {link_id} is at version {link.version}, not {expected_version}"
                 raise StaleLinkError(msg)
-            return self._store_link(conn, link, **self._snapshot_columns(snapshot))
+            stored = self._store_link(conn, link, **self._snapshot_columns(snapshot))
+            self._enqueue_overwritten(conn, overwritten)
+            return stored
 
     def retire_link(self, link_id: int, reason: str) -> Link:
         """Deletes are never propagated (S6): the link is retired, both records are left alone."""
@@ -403,6 +428,61 @@ class Ledger:
             created = self._pending(conn, direction, str(source_id))
             assert created is not None
             return created
+
+    def begin_intents(self, direction: str, requests: Iterable[NewIntent]) -> dict[str, Intent]:
+        """:meth:`begin_intent` for a whole batch of creates in ONE committed transaction.
+
+        Same protocol, same guarantees (every intent is durable before its create is sent);
+        one commit instead of one per record. Returns intents by ``source_id``; an already
+        pending intent of a source record is returned as it is.
+        """
+        self._check_direction(direction)
+        wanted = {str(r.source_id): r for r in requests}
+        if not wanted:
+            return {}
+        now = _now()
+        with self._write() as conn:
+            out = self._pending_many(conn, direction, list(wanted))
+            rows = []
+            for source_id, req in wanted.items():
+                if source_id in out:
+                    continue
+                values = dict(req.source_values) if req.source_values is not None else None
+                rows.append(
+                    {
+                        "tenant": self.tenant,
+                        "direction": direction,
+                        "source_id": source_id,
+                        "idempotency_key": uuid.uuid4().hex,
+                        "payload_fingerprint": req.payload_fingerprint
+                        or (fingerprint(values) if values is not None else ""),
+                        "source_values": values,
+                        "source_modified": iso_utc(req.source_modified),
+                        "source_change_key": req.source_change_key,
+                        "started_at": now,
+                    }
+                )
+            if rows:
+                conn.execute(s.intents.insert(), rows)
+                out.update(self._pending_many(conn, direction, [r["source_id"] for r in rows]))
+            return out
+
+    def _pending_many(
+        self, conn: sa.Connection, direction: str, source_ids: list[str]
+    ) -> dict[str, Intent]:
+        out: dict[str, Intent] = {}
+        for start in range(0, len(source_ids), _CHUNK):
+            rows = conn.execute(
+                sa.select(s.intents).where(
+                    self._mine(s.intents),
+                    s.intents.c.direction == direction,
+                    s.intents.c.source_id.in_(source_ids[start : start + _CHUNK]),
+                )
+            ).all()
+            for row in rows:
+                intent = self._intent_from_row(row)
+                out[intent.source_id] = intent
+        return out
 
     def _pending(self, conn: sa.Connection, direction: str, source_id: str) -> Intent | None:
         found = conn.execute(
@@ -612,6 +692,111 @@ class Ledger:
             query = query.where(s.organizations.c.sell_id.in_([int(i) for i in ids]))
         with self._read() as conn:
             return {int(r[0]): r[1] for r in conn.execute(query)}
+
+    # -- values that lost a conflict, kept in Sell (S5.2) ---------------------------------------
+    def _enqueue_overwritten(
+        self, conn: sa.Connection, entries: Iterable[OverwrittenValue]
+    ) -> list[int]:
+        now = _now()
+        rows = []
+        for e in entries:
+            if e.sell_kind not in SELL_KINDS:
+                msg = f"sell_kind must be one of {SELL_KINDS}, not {e.sell_kind!r}"
+                raise ValueError(msg)
+            rows.append(
+                {
+                    "tenant": self.tenant,
+                    "sell_kind": e.sell_kind,
+                    "sell_id": int(e.sell_id),
+                    "exchange_id": e.exchange_id,
+                    "field": e.field,
+                    "value": e.value,
+                    "origin": e.origin,
+                    "origin_time": iso_utc(e.origin_time),
+                    "recorded_at": now,
+                    "status": "pending",
+                }
+            )
+        ids = []
+        for row in rows:  # one by one: the ids are returned on every backend
+            ids.append(
+                int(
+                    conn.execute(s.overwritten_values.insert().values(**row)).inserted_primary_key[
+                        0
+                    ]
+                )
+            )
+        return ids
+
+    def enqueue_overwritten(self, entries: Iterable[OverwrittenValue]) -> list[int]:
+        """Queue values that lost a conflict for the Sell side to keep (pending); returns ids.
+
+        Prefer the ``overwritten=`` argument of :meth:`save_snapshot` / :meth:`create_link`,
+        which queues in the transaction that records the merge.
+        """
+        with self._write() as conn:
+            return self._enqueue_overwritten(conn, entries)
+
+    @staticmethod
+    def _overwritten_from_row(row: Any) -> OverwrittenValue:
+        m = row._mapping
+        return OverwrittenValue(
+            sell_kind=m["sell_kind"],
+            sell_id=int(m["sell_id"]),
+            field=m["field"],
+            value=m["value"],
+            origin=m["origin"],
+            origin_time=m["origin_time"],
+            exchange_id=m["exchange_id"],
+            id=int(m["id"]),
+            status=m["status"],
+            recorded_at=m["recorded_at"],
+            delivered_at=m["delivered_at"],
+        )
+
+    def pending_overwritten(
+        self,
+        sell_kind: str | None = None,
+        sell_ids: Iterable[int] | None = None,
+        limit: int | None = None,
+    ) -> list[OverwrittenValue]:
+        """This tenant's undelivered values, oldest first (optionally of some Sell records).
+
+        The Sell-side target appends them (``contact_mapping.merge.append_overwritten`` on
+        :meth:`OverwrittenValue.as_overwritten`) to the record's ``overwritten_values_field`` or
+        a note, then calls :meth:`mark_overwritten_delivered` with their ids. Delivery is
+        at-least-once: ``append_overwritten`` does not repeat a line already in the field.
+        """
+        t = s.overwritten_values
+        query = sa.select(t).where(self._mine(t), t.c.status == "pending")
+        if sell_kind is not None:
+            query = query.where(t.c.sell_kind == sell_kind)
+        if sell_ids is not None:
+            query = query.where(t.c.sell_id.in_([int(i) for i in sell_ids]))
+        query = query.order_by(t.c.id)
+        if limit is not None:
+            query = query.limit(limit)
+        with self._read() as conn:
+            return [self._overwritten_from_row(r) for r in conn.execute(query).all()]
+
+    def mark_overwritten_delivered(self, ids: Iterable[int]) -> int:
+        """Mark queued values as written to Sell; returns how many pending rows changed."""
+        wanted = list(dict.fromkeys(int(i) for i in ids))
+        t = s.overwritten_values
+        changed = 0
+        now = _now()
+        with self._write() as conn:
+            for start in range(0, len(wanted), _CHUNK):
+                changed += conn.execute(
+                    t.update()
+                    .where(
+                        self._mine(t),
+                        t.c.status == "pending",
+                        t.c.id.in_(wanted[start : start + _CHUNK]),
+                    )
+                    .values(status="delivered", delivered_at=now)
+                ).rowcount
+        return changed
 
     # -- runs ------------------------------------------------------------------------------------
     def start_run(self, target: str) -> int:
