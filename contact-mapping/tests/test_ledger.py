@@ -528,3 +528,27 @@ def test_upgrade_from_v2_adds_the_overwritten_queue(
         assert upgraded.links_for_sell_ids("contact", [7])[7].exchange_id == "AAMk-1"
         upgraded.enqueue_overwritten([OverwrittenValue("contact", 7, "title", "CTO", "exchange")])
         assert [p.value for p in upgraded.pending_overwritten()] == ["CTO"]
+
+
+def test_complete_intents_batch_links_and_skips_taken_records(
+    open_ledger: Callable[..., Ledger],
+) -> None:
+    from contact_mapping.ledger import NewIntent
+
+    ledger = open_ledger()
+    ledger.create_link("AAMk-taken", "contact", 99)
+    got = ledger.begin_intents(
+        "sell_to_exchange", [NewIntent(f"contact:{i}", VALUES) for i in (1, 2)]
+    )
+    done = ledger.complete_intents(
+        [
+            (got["contact:1"], "AAMk-1", "contact", 1, Snapshot(base=VALUES)),
+            (got["contact:2"], "AAMk-taken", "contact", 2, Snapshot(base=VALUES)),
+        ]
+    )
+    first = done[got["contact:1"].id]
+    assert first is not None
+    assert first.snapshot.base == VALUES
+    assert done[got["contact:2"].id] is None
+    assert ledger.pending_intents("sell_to_exchange") == []
+    assert set(ledger.links_for_sell_ids("contact", [1, 2, 99])) == {1, 99}

@@ -25,13 +25,23 @@ from contact_mapping.categories import SELL_CATEGORIES, merge_categories, sell_c
 from contact_mapping.exchange import link_property
 from contact_mapping.exchange.records import contact_to_record, iso
 from contact_mapping.exchange_map import from_exchange, to_exchange_fields
-from contact_mapping.ledger import Adopted, Intent, Ledger, Link, LinkConflictError, Snapshot
+from contact_mapping.ledger import (
+    Adopted,
+    Intent,
+    Ledger,
+    Link,
+    LinkConflictError,
+    NewIntent,
+    OverwrittenValue,
+    Snapshot,
+)
 from contact_mapping.merge import MergeResult, merge, next_snapshot
 from contact_mapping.normalize import iso_utc, normalize_text
 from contact_mapping.planning import Action, plan_write
 from contact_mapping.report import RunReport
 from contact_mapping.sell_map import from_sell_contact, from_sell_lead
 from exchangelib import Body, Contact
+from exchangelib.errors import ErrorServerBusy
 
 from .contact_fields import apply_fields
 from .mailbox_index import Mailbox
@@ -256,20 +266,15 @@ class SellToExchange:
     def _resolve_intents(self) -> None:
         """Settle creates a crashed run left half done: adopt the items carrying the link."""
         pending = self.ledger.pending_intents(DIRECTION)
-        found = self.writer.find_by_links(
-            self.mailbox.folder_objects(), [i.source_id for i in pending]
+        found = self._keep_one(
+            self.writer.find_by_links(self.mailbox.folder_objects(), [i.source_id for i in pending])
         )
 
         def finder(intent: Intent) -> Adopted | None:
-            items = found.get(intent.source_id)
+            item = found.get(intent.source_id)
             parsed = link_property.parse_link(intent.source_id)
-            if not items or parsed is None:
+            if item is None or parsed is None:
                 return None
-            if len(items) > 1:
-                log.warning(
-                    "%d Exchange items carry %s; adopting the first", len(items), intent.source_id
-                )
-            item = items[0]
             values = intent.source_values or {}
             return Adopted(
                 exchange_id=item.id,
@@ -368,18 +373,6 @@ class SellToExchange:
         result = merge(
             base, xc, inc.canonical, record["last_modified_time"], inc.updated_at, first_link=first
         )
-        for overwritten in result.overwritten:
-            kept_origin = "exchange" if overwritten.origin == "sell" else "sell"
-            self.report.conflict(
-                inc.stream,
-                inc.ref,
-                field=overwritten.field,
-                kept=result.values.get(overwritten.field),
-                kept_origin=kept_origin,
-                overwritten=overwritten.value,
-                overwritten_origin=overwritten.origin,
-                exchange_id=item.id,
-            )
         changed = result.changed_for(xc)
         fields = (
             apply_fields(item, to_exchange_fields(result.merged(xc), changed)) if changed else []
@@ -426,17 +419,54 @@ class SellToExchange:
         key = outcome.change_key if outcome is not None else item.changekey
         modified = None if wrote else iso(item.last_modified_time)
         snapshot = self._snapshot(inc, xc, result.values, modified, key)
+        lost = self._lost_exchange_values(inc, item.id, result)
         if p.link is not None:
-            self.ledger.save_snapshot(p.link.id, snapshot)
+            self.ledger.save_snapshot(p.link.id, snapshot, overwritten=lost)
         else:
             try:
-                self.ledger.create_link(item.id, inc.kind, inc.sell_id, snapshot)
+                self.ledger.create_link(item.id, inc.kind, inc.sell_id, snapshot, overwritten=lost)
             except LinkConflictError:
                 log.warning("%s: linked meanwhile by another run; left as it is", inc.ref)
                 return
+        self._report_conflicts(inc, item.id, result)
         if inc.was_rejected:
             self.ledger.clear_rejection(REJECTION_SIDE, inc.ref)
         self.report.count(inc.stream, "updated" if wrote else "unchanged")
+
+    @staticmethod
+    def _lost_exchange_values(
+        inc: Incoming, exchange_id: str, result: MergeResult
+    ) -> list[OverwrittenValue]:
+        """Exchange values Sell beat (S5.2): queued in the ledger, with the snapshot, for
+        target-sell-contacts to keep in Sell (this target has no Sell access)."""
+        return [
+            OverwrittenValue(
+                sell_kind=inc.kind,
+                sell_id=inc.sell_id,
+                field=o.field,
+                value=o.value,
+                origin=o.origin,
+                origin_time=iso_utc(o.time),
+                exchange_id=exchange_id,
+            )
+            for o in result.overwritten
+            if o.origin == "exchange"
+        ]
+
+    def _report_conflicts(self, inc: Incoming, exchange_id: str, result: MergeResult) -> None:
+        """Reported once, for the merge that was written (not for re-merged conflict rounds)."""
+        for overwritten in result.overwritten:
+            kept_origin = "exchange" if overwritten.origin == "sell" else "sell"
+            self.report.conflict(
+                inc.stream,
+                inc.ref,
+                field=overwritten.field,
+                kept=result.values.get(overwritten.field),
+                kept_origin=kept_origin,
+                overwritten=overwritten.value,
+                overwritten_origin=overwritten.origin,
+                exchange_id=exchange_id,
+            )
 
     def _retire(self, p: Pending, reason: str) -> None:
         assert p.link is not None
@@ -466,63 +496,116 @@ class SellToExchange:
     def _create(self, records: Iterable[Incoming]) -> None:
         records = list(records)
         folder = self.mailbox.destination()
-        intents: dict[str, Intent] = {}
-        for inc in records:
-            intents[inc.ref] = self.ledger.begin_intent(
-                DIRECTION,
-                inc.ref,
-                project(inc.canonical.values()),
-                source_modified=inc.updated_at,
-            )
+        # One commit for the batch's intents, all durable before any CreateItem is sent.
+        intents = self.ledger.begin_intents(
+            DIRECTION,
+            [
+                NewIntent(inc.ref, project(inc.canonical.values()), inc.updated_at)
+                for inc in records
+            ],
+        )
         self._create_round(folder, records, intents, allow_retry=True)
 
     def _create_round(
         self, folder: Any, records: list[Incoming], intents: dict[str, Intent], allow_retry: bool
     ) -> None:
         by_ref = {inc.ref: inc for inc in records}
-        outcomes = self.writer.create(
-            folder, [(ref, self._new_contact(folder, inc)) for ref, inc in by_ref.items()]
-        )
-        uncertain: list[Incoming] = []
-        for ref, outcome in outcomes.items():
-            inc = by_ref[ref]
-            if outcome.kind == "ok":
-                self._complete(inc, intents[ref], outcome.item_id, outcome.change_key)
-            elif outcome.kind == "uncertain":
-                uncertain.append(inc)
-            else:
-                self.ledger.drop_intent(intents[ref])
-                self._reject(inc, outcome.reason or "rejected by Exchange")
-        if not uncertain:
-            return
-        # A raised error aborted a chunk: adopt what the server did create, retry the rest
-        # one by one so a bad record is rejected alone.
-        found = self.writer.find_by_links(self.mailbox.folder_objects(), [i.ref for i in uncertain])
-        again: list[Incoming] = []
-        for inc in uncertain:
-            items = found.get(inc.ref)
-            if items:
-                self._complete(inc, intents[inc.ref], items[0].id, items[0].changekey)
-            else:
-                again.append(inc)
-        for inc in again:
-            if allow_retry:
-                self._create_round(folder, [inc], intents, allow_retry=False)
-            else:
-                self.ledger.drop_intent(intents[inc.ref])
-                self._reject(inc, "Exchange refused to create the contact")
-
-    def _complete(
-        self, inc: Incoming, intent: Intent, item_id: str, change_key: str | None
-    ) -> None:
-        try:
-            self.ledger.complete_intent(
-                intent, item_id, inc.kind, inc.sell_id, self._created_snapshot(inc, change_key)
+        busy_rounds = 0
+        while by_ref:
+            outcomes = self.writer.create(
+                folder, [(ref, self._new_contact(folder, inc)) for ref, inc in by_ref.items()]
             )
-        except LinkConflictError:
-            log.warning("%s: already linked; the new item %s is left unlinked", inc.ref, item_id)
-            self.ledger.drop_intent(intent)
+            done: list[tuple[Incoming, str, str | None]] = []
+            uncertain: list[Incoming] = []
+            busy: list[tuple[Incoming, Outcome]] = []
+            for ref, outcome in outcomes.items():
+                inc = by_ref[ref]
+                if outcome.kind == "ok":
+                    assert outcome.item_id is not None
+                    done.append((inc, outcome.item_id, outcome.change_key))
+                elif outcome.kind == "uncertain":
+                    uncertain.append(inc)
+                elif outcome.kind == "busy":
+                    busy.append((inc, outcome))
+                else:
+                    self.ledger.drop_intent(intents[ref])
+                    self._reject(inc, outcome.reason or "rejected by Exchange")
+            self._complete_many(done, intents)
+            if not uncertain and not busy:
+                return
+            # Adopt what the server did create (never create a second copy), resend the rest.
+            found = self._adopt_created([i for i, _ in busy] + uncertain, intents)
+            missing_busy = [(i, o) for i, o in busy if i.ref not in found]
+            again = [i for i in uncertain if i.ref not in found]
+            # A raised error aborted a chunk: retry one by one so a bad record is rejected alone.
+            for inc in again:
+                if allow_retry:
+                    self._create_round(folder, [inc], intents, allow_retry=False)
+                else:
+                    self.ledger.drop_intent(intents[inc.ref])
+                    self._reject(inc, "Exchange refused to create the contact")
+            by_ref = {inc.ref: inc for inc, _ in missing_busy}
+            if not by_ref:
+                return
+            busy_rounds += 1
+            if busy_rounds > self.writer.max_busy_rounds:
+                msg = f"Exchange stayed busy for {len(by_ref)} contacts; giving up (S10.2)"
+                raise ErrorServerBusy(msg)
+            self.writer.wait_busy(max(o.back_off or 0 for _, o in missing_busy), busy_rounds)
+
+    def _adopt_created(self, records: list[Incoming], intents: dict[str, Intent]) -> set[str]:
+        """Items of these records that exist after all (found by the Sell-link property) are
+        linked; extra copies are deleted. Returns the refs that were found."""
+        if not records:
+            return set()
+        found = self.writer.find_by_links(self.mailbox.folder_objects(), [i.ref for i in records])
+        kept = self._keep_one(found)
+        done = [
+            (inc, kept[inc.ref].id, kept[inc.ref].changekey) for inc in records if inc.ref in kept
+        ]
+        self._complete_many(done, intents)
+        return set(kept)
+
+    def _keep_one(self, found: Mapping[str, list[Any]]) -> dict[str, Any]:
+        """One item per Sell link: an item already linked in the ledger wins, else the first;
+        unlinked extra copies (made by a create that was sent twice) are deleted."""
+        ids = [item.id for items in found.values() for item in items]
+        linked = self._linked_exchange_ids(ids) if ids else set()
+        kept: dict[str, Any] = {}
+        extra: list[Any] = []
+        for ref, items in found.items():
+            ordered = sorted(items, key=lambda it: it.id not in linked)
+            kept[ref] = ordered[0]
+            extra += [it for it in ordered[1:] if it.id not in linked]
+        if extra:
+            log.warning("deleting %d duplicate contacts the sync created", len(extra))
+            self.writer.delete_copies(extra)
+        return kept
+
+    def _complete_many(
+        self, done: list[tuple[Incoming, str, str | None]], intents: dict[str, Intent]
+    ) -> None:
+        """Links of a batch of created items, in one ledger transaction."""
+        if not done:
             return
-        if inc.was_rejected:
-            self.ledger.clear_rejection(REJECTION_SIDE, inc.ref)
-        self.report.count(inc.stream, "created")
+        results = self.ledger.complete_intents(
+            [
+                (
+                    intents[inc.ref],
+                    item_id,
+                    inc.kind,
+                    inc.sell_id,
+                    self._created_snapshot(inc, change_key),
+                )
+                for inc, item_id, change_key in done
+            ]
+        )
+        for inc, item_id, _ in done:
+            if results.get(intents[inc.ref].id) is None:
+                log.warning(
+                    "%s: already linked; the new item %s is left unlinked", inc.ref, item_id
+                )
+                continue
+            if inc.was_rejected:
+                self.ledger.clear_rejection(REJECTION_SIDE, inc.ref)
+            self.report.count(inc.stream, "created")

@@ -13,6 +13,10 @@ aborts the whole chunk although the server may have processed every item of it (
   caller reports and skips it (S10.1).
 - ``uncertain`` — a create chunk was aborted by a raised error: some of its items may exist; the
   caller resolves them through the Sell-link property before retrying (no duplicates).
+- ``busy`` — CreateItem answered ``ErrorServerBusy`` for that one item. exchangelib would raise it
+  from inside the response and resend the WHOLE chunk, creating every other item of it a second
+  time; our CreateItem returns it per item instead, and the caller waits ``back_off`` (bounded),
+  resolves the item through the Sell-link property and resends only what is missing.
 
 Transient failures (``ErrorServerBusy`` and friends) are retried inside exchangelib by the
 connection's retry policy, which honours the server's back-off and gives up after ``max_wait``
@@ -23,6 +27,7 @@ no STATE moves past an unwritten record (S10.2).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -45,14 +50,15 @@ from exchangelib.errors import (
     TransportError,
 )
 from exchangelib.folders import FolderCollection
-from exchangelib.items import NEVER_OVERWRITE
+from exchangelib.items import HARD_DELETE, NEVER_OVERWRITE, SAVE_ONLY, SEND_TO_NONE
+from exchangelib.services import CreateItem
 
 log = logging.getLogger(__name__)
 
 CHUNK_SIZE = 100
 """EWS batch limit the sync keeps to: at most 100 items per CreateItem/UpdateItem/GetItem."""
 
-Kind = Literal["ok", "not_found", "conflict", "rejected", "uncertain"]
+Kind = Literal["ok", "not_found", "conflict", "rejected", "uncertain", "busy"]
 
 TRANSIENT = (
     RateLimitError,
@@ -71,6 +77,19 @@ class Outcome:
     item_id: str | None = None
     change_key: str | None = None
     reason: str | None = None
+    back_off: float | None = None  # seconds, for ``busy``
+
+
+class CreateItemBusyPerItem(CreateItem):
+    """CreateItem whose per-item ``ErrorServerBusy`` is returned, not raised.
+
+    Raised, it makes ``EWSService._get_elements`` back off and resend the whole payload — items
+    the server already created in that request would be created again. A SOAP-Fault
+    ``ErrorServerBusy`` (whole request refused, nothing applied) is still retried by the
+    connection's retry policy, which is safe.
+    """
+
+    ERRORS_TO_CATCH_IN_RESPONSE = (*CreateItem.ERRORS_TO_CATCH_IN_RESPONSE, ErrorServerBusy)
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -96,8 +115,21 @@ def chunks(items: Sequence[Any], size: int = CHUNK_SIZE) -> Iterable[Sequence[An
 class EwsWriter:
     """Contact reads and writes on one account, 100 items per request at most."""
 
+    busy_wait: float = 10.0
+    """Back-off after a per-item ErrorServerBusy without a hint (exchangelib's RETRY_WAIT),
+    doubled per round and capped by ``max_busy_wait``; ``max_busy_rounds`` rounds at most."""
+    max_busy_wait: float = 60.0
+    max_busy_rounds: int = 5
+
     def __init__(self, account) -> None:
         self.account = account
+
+    def wait_busy(self, back_off: float, round_no: int) -> None:
+        """Honour the server's back-off (or ours, doubling), bounded; a plain blocking wait,
+        as exchangelib's own retry policy does."""
+        delay = min(back_off or self.busy_wait * 2 ** (round_no - 1), self.max_busy_wait)
+        log.info("Exchange busy: waiting %.1f s before resending (round %d)", delay, round_no)
+        time.sleep(delay)
 
     # -- reads -------------------------------------------------------------------------------
     def fetch(self, item_ids: Sequence[str]) -> dict[str, Contact | Exception]:
@@ -162,8 +194,14 @@ class EwsWriter:
                 ready.append((key, item))
         for chunk in chunks(ready):
             try:
-                results = self.account.bulk_create(
-                    folder=folder, items=[item for _, item in chunk], chunk_size=CHUNK_SIZE
+                service = CreateItemBusyPerItem(account=self.account, chunk_size=CHUNK_SIZE)
+                results = list(
+                    service.call(
+                        items=[item for _, item in chunk],
+                        folder=folder,
+                        message_disposition=SAVE_ONLY,
+                        send_meeting_invitations=SEND_TO_NONE,
+                    )
                 )
             except Exception as exc:
                 if is_transient(exc):
@@ -219,8 +257,25 @@ class EwsWriter:
             key: self._classify(result) for (key, _, _), result in zip(chunk, results, strict=True)
         }
 
+    def delete_copies(self, items: Sequence[Any]) -> None:
+        """Hard-delete extra copies of a contact the sync itself created (they carry our link
+        property and were never linked, so the user never saw them as synced contacts)."""
+        if not items:
+            return
+        for chunk in chunks(list(items)):
+            results = self.account.bulk_delete(
+                ids=[(i.id, i.changekey) for i in chunk],
+                delete_type=HARD_DELETE,
+                chunk_size=CHUNK_SIZE,
+            )
+            for item, result in zip(chunk, results, strict=True):
+                if isinstance(result, Exception) and not isinstance(result, ErrorItemNotFound):
+                    log.warning("could not delete duplicate %s: %s", item.id, describe(result))
+
     @staticmethod
     def _classify(result: Any) -> Outcome:
+        if isinstance(result, ErrorServerBusy):
+            return Outcome("busy", reason=describe(result), back_off=result.back_off)
         if isinstance(result, ErrorItemNotFound):
             return Outcome("not_found", reason=describe(result))
         if isinstance(result, CONFLICTS):

@@ -523,6 +523,25 @@ class Ledger:
             self._delete_intent(conn, intent)
             return link
 
+    def complete_intents(
+        self, completions: Iterable[tuple[Intent, str, str, int, Snapshot]]
+    ) -> dict[int, Link | None]:
+        """:meth:`complete_intent` for a batch (intent, exchange_id, sell_kind, sell_id, snapshot)
+        in ONE transaction; returns intent id → link, or None where a link already held one of
+        the records (that intent is deleted too, its record left unlinked, as the caller of
+        ``complete_intent`` does on LinkConflictError). A crash before the commit leaves every
+        intent pending, i.e. "after step 2": resolved by adoption on the next start."""
+        out: dict[int, Link | None] = {}
+        with self._write() as conn:
+            for intent, exchange_id, sell_kind, sell_id, snapshot in completions:
+                try:
+                    link = self._insert_link(conn, exchange_id, sell_kind, sell_id, snapshot)
+                except LinkConflictError:
+                    link = None
+                self._delete_intent(conn, intent)
+                out[intent.id] = link
+        return out
+
     def drop_intent(self, intent: Intent) -> None:
         with self._write() as conn:
             self._delete_intent(conn, intent)
