@@ -419,7 +419,7 @@ class SellToExchange:
         key = outcome.change_key if outcome is not None else item.changekey
         modified = None if wrote else iso(item.last_modified_time)
         snapshot = self._snapshot(inc, xc, result.values, modified, key)
-        lost = self._lost_exchange_values(inc, item.id, result)
+        lost = self._lost_values(inc, item.id, result)
         if p.link is not None:
             self.ledger.save_snapshot(p.link.id, snapshot, overwritten=lost)
         else:
@@ -434,11 +434,14 @@ class SellToExchange:
         self.report.count(inc.stream, "updated" if wrote else "unchanged")
 
     @staticmethod
-    def _lost_exchange_values(
+    def _lost_values(
         inc: Incoming, exchange_id: str, result: MergeResult
     ) -> list[OverwrittenValue]:
-        """Exchange values Sell beat (S5.2): queued in the ledger, with the snapshot, for
-        target-sell-contacts to keep in Sell (this target has no Sell access)."""
+        """Every value that lost a conflict decided here (S5.2: kept in Sell, whichever side it
+        came from), queued in the ledger with the snapshot for target-sell-contacts to deliver
+        (this target has no Sell access). Exchange values Sell beat are obvious; Sell values
+        Exchange beat are queued too: the base-update rule makes target-sell-contacts overwrite
+        them in Sell later as a plain Exchange-side change, without a conflict of its own."""
         return [
             OverwrittenValue(
                 sell_kind=inc.kind,
@@ -450,7 +453,6 @@ class SellToExchange:
                 exchange_id=exchange_id,
             )
             for o in result.overwritten
-            if o.origin == "exchange"
         ]
 
     def _report_conflicts(self, inc: Incoming, exchange_id: str, result: MergeResult) -> None:

@@ -120,7 +120,7 @@ class Rejection:
 class OverwrittenValue:
     """A value that lost a conflict and must be kept in Sell (S5.2), queued in the ledger.
 
-    target-exchange, which has no Sell access, enqueues the Exchange values Sell beat;
+    target-exchange, which has no Sell access, enqueues the values that lost its conflicts;
     target-sell-contacts takes the pending rows of its tenant, writes them to the
     ``overwritten_values_field`` custom field (or a note) and marks them delivered.
     ``id``/``status``/``recorded_at`` are set by the ledger; leave them out when enqueueing.
@@ -130,7 +130,7 @@ class OverwrittenValue:
     sell_id: int
     field: str
     value: Any
-    origin: str  # the side the lost value came from ("exchange" for this queue's producer)
+    origin: str  # the side the lost value came from: "exchange" or "sell"
     origin_time: str | None = None  # ISO UTC of that side's modification time
     exchange_id: str | None = None
     id: int | None = None
