@@ -10,7 +10,7 @@ from typing import Any
 from contact_mapping.canonical import MAPPED_FIELDS, Canonical, field_key
 from contact_mapping.ledger.models import Link, Rejection
 from contact_mapping.merge import Side
-from contact_mapping.normalize import iso_utc
+from contact_mapping.normalize import iso_utc, to_utc
 
 
 class Action(StrEnum):
@@ -18,6 +18,7 @@ class Action(StrEnum):
     SKIP_ECHO = "skip_echo"  # the record moved, but only by our own write / unmapped fields
     SKIP_UNCHANGED = "skip_unchanged"  # the very version already handled (replay, S7.2)
     SKIP_RETIRED = "skip_retired"  # link retired (S6): neither write nor re-create
+    SKIP_STALE = "skip_stale"  # older than a version already synced: a late replay (S7.2)
     SKIP_REJECTED = "skip_rejected"  # rejected before and unchanged since (S10.1)
     FETCH_AND_MERGE = "fetch_and_merge"  # read the destination record, merge, write the changes
 
@@ -52,6 +53,7 @@ def plan_write(
     incoming: Canonical,
     *,
     modified_marker: Any = None,
+    modified_at: Any = None,
     categories: Iterable[str] | None = None,
     rejection: Rejection | None = None,
 ) -> WritePlan:
@@ -72,6 +74,12 @@ def plan_write(
     if not link.active:
         return WritePlan(Action.SKIP_RETIRED, f"link retired: {link.retired_reason}", link)
     snap = link.snapshot
+    if _older(
+        source,
+        snap,
+        modified_at if modified_at is not None else _sell_time(source, modified_marker),
+    ):
+        return WritePlan(Action.SKIP_STALE, "older than the version last synced (a replay)", link)
     seen = snap.exchange_values if source == "exchange" else snap.sell_values
     moved = _differs(incoming.values(), seen, incoming.unmapped)
     if moved:
@@ -88,3 +96,17 @@ def plan_write(
     if marker is not None and marker == stored:
         return WritePlan(Action.SKIP_UNCHANGED, "same version as last sync", link)
     return WritePlan(Action.SKIP_ECHO, "no mapped change since the last sync wrote it", link)
+
+
+def _sell_time(source: Side, marker: Any) -> Any:
+    return marker if source == "sell" else None
+
+
+def _older(source: Side, snap: Any, modified_at: Any) -> bool:
+    """True when ``modified_at`` is strictly before the side's last-seen modification time."""
+    stored = snap.exchange_modified if source == "exchange" else snap.sell_updated_at
+    try:
+        incoming, known = to_utc(modified_at), to_utc(stored)
+    except (TypeError, ValueError):
+        return False  # an unreadable time never hides a change
+    return incoming is not None and known is not None and incoming < known

@@ -314,3 +314,28 @@ def test_plan_write_cases() -> None:
     assert plan_write(None, "exchange", moved, rejection=rejection).action == Action.MATCH_OR_CREATE
     new_link = _link(base=None, exchange_values=None)
     assert plan_write(new_link, "exchange", c).action == Action.FETCH_AND_MERGE
+
+
+def test_plan_write_skips_late_replays_of_older_versions() -> None:
+    """S7.2: a record older than the version the ledger last saw would undo newer values."""
+    old = Canonical(last_name="Lee", title="CTO")
+    new = Canonical(last_name="Lee", title="CEO")
+    link = _link(
+        base=new.values(),
+        exchange_values=new.values(),
+        exchange_modified="2026-01-02T10:00:00+00:00",
+        sell_values=new.values(),
+        sell_updated_at="2026-01-02T10:00:00+00:00",
+    )
+    stale = plan_write(link, "exchange", old, modified_at="2026-01-02T09:59:59Z")
+    assert stale.action == Action.SKIP_STALE
+    assert plan_write(link, "sell", old, modified_marker="2026-01-02T09:00:00Z").action == (
+        Action.SKIP_STALE
+    )
+    # Same second or later: a real change, merged as usual.
+    same_second = plan_write(link, "exchange", old, modified_at="2026-01-02T10:00:00Z")
+    assert same_second.action == Action.FETCH_AND_MERGE
+    later = plan_write(link, "sell", old, modified_marker="2026-01-02T10:00:01Z")
+    assert later.action == Action.FETCH_AND_MERGE
+    # Without times nothing is hidden.
+    assert plan_write(link, "exchange", old).action == Action.FETCH_AND_MERGE
