@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -83,11 +84,13 @@ class Account:
     sort_cache: dict[tuple[str, str, bool], tuple[int, list[dict]]] = field(default_factory=dict)
     #: Serialised list items per record, valid while (version, updated_at) is unchanged.
     json_cache: dict[tuple[str, int], tuple[tuple[int, str], bytes]] = field(default_factory=dict)
+    #: While seeding: contacts whose statuses must be derived once the deals are in.
+    _deferred_statuses: set[int | None] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.key = tenant_key(self.token)
         # Disjoint id ranges per tenant make a record id from another tenant a 404, not a hit.
-        self._next_id = (int(self.key, 16) % 9000 + 1000) * 100_000
+        self._next_id = (int(self.key, 16) % 9000 + 1000) * 10_000_000
         self.clock.observe(ACCOUNT_CREATED)
         self.tables = {r.path: {} for r in (CONTACT, LEAD, DEAL, NOTE)}
         self._build_reference()
@@ -349,7 +352,20 @@ class Account:
         touched = {record["contact_id"], record["organization_id"]}
         if previous is not None:
             touched |= {previous["contact_id"], previous["organization_id"]}
+        if self._deferred_statuses is not None:
+            self._deferred_statuses |= touched
+            return
         self._refresh_statuses(touched, bump=bump)
+
+    @contextmanager
+    def deferred_statuses(self) -> Iterator[None]:
+        """Seeding: derive the statuses of every touched contact once, at the end (one pass)."""
+        self._deferred_statuses = set()
+        try:
+            yield
+        finally:
+            touched, self._deferred_statuses = self._deferred_statuses, None
+            self._refresh_statuses(touched, bump=False)
 
     def _refresh_statuses(self, contact_ids: set[int | None], *, bump: bool = True) -> None:
         """Re-derive statuses; a contact whose statuses change gets a new ``updated_at``.
@@ -357,15 +373,14 @@ class Account:
         Seeding passes ``bump=False``: seeded statuses are part of the historical state.
         """
         contacts = self.tables[CONTACT.path]
-        for contact_id in contact_ids:
-            contact = contacts.get(contact_id) if contact_id else None
-            if contact is None:
-                continue
-            categories = [
-                self.stages[d["stage_id"]]["category"]
-                for d in self.tables[DEAL.path].values()
-                if contact_id in (d["contact_id"], d["organization_id"])
-            ]
+        wanted = {c for c in contact_ids if c and c in contacts}
+        by_contact: dict[int, list[str]] = {c: [] for c in wanted}
+        for deal in self.tables[DEAL.path].values():  # one pass for all touched contacts
+            for owner in {deal["contact_id"], deal["organization_id"]} & wanted:
+                by_contact[owner].append(self.stages[deal["stage_id"]]["category"])
+        for contact_id in wanted:
+            contact = contacts[contact_id]
+            categories = by_contact[contact_id]
             derived = {
                 "prospect_status": statuses.prospect_status(categories),
                 "customer_status": statuses.customer_status(

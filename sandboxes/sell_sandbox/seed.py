@@ -92,7 +92,8 @@ def seed_account(account: Account, size: int, seed: int) -> None:
     companies = _seed_companies(account, rng, stamps, n_companies)
     people = _seed_people(account, rng, stamps, size - n_companies, companies)
     _seed_leads(account, rng, stamps, size // 4)
-    _seed_deals(account, rng, stamps, size // 2, companies + people)
+    with account.deferred_statuses():
+        _seed_deals(account, rng, stamps, size // 2, companies + people)
 
 
 def _seed_companies(
