@@ -12,6 +12,7 @@ from singer_sdk import typing as th
 
 DEFAULT_TENANT = "default"
 DEFAULT_REGION = "US"
+DEFAULT_RETRY_MAX_WAIT = 300.0
 
 
 def config_schema() -> dict[str, Any]:
@@ -43,6 +44,15 @@ def config_schema() -> dict[str, Any]:
         ),
         th.Property("report_path", th.StringType, description="Write the run report as JSON here."),
         th.Property(
+            "retry_max_wait",
+            th.NumberType,
+            default=DEFAULT_RETRY_MAX_WAIT,
+            description=(
+                "Longest total back-off (seconds) when Exchange answers ErrorServerBusy or is "
+                "unreachable; after it the run fails without emitting STATE past unwritten records."
+            ),
+        ),
+        th.Property(
             "default_region",
             th.StringType,
             default=DEFAULT_REGION,
@@ -70,6 +80,7 @@ class TargetSettings:
     ledger_url: str | None
     report_path: str | None
     default_region: str
+    retry_max_wait: float = DEFAULT_RETRY_MAX_WAIT
 
     def __repr__(self) -> str:
         return (
@@ -96,6 +107,14 @@ class TargetSettings:
             msg = "Setting 'default_region': must be a two-letter region code like US or DE."
             raise ExchangeSetupError(msg, setting="default_region")
         tenant = _text(config, "tenant") or DEFAULT_TENANT
+        raw_wait = config.get("retry_max_wait")
+        try:
+            retry_max_wait = float(DEFAULT_RETRY_MAX_WAIT if raw_wait is None else raw_wait)
+        except (TypeError, ValueError):
+            retry_max_wait = -1.0
+        if not 0 < retry_max_wait <= 86_400:
+            msg = "Setting 'retry_max_wait': seconds between 0 and 86400, e.g. 300."
+            raise ExchangeSetupError(msg, setting="retry_max_wait")
         settings = cls(
             exchange=exchange,
             folder=_text(config, "folder"),
@@ -103,6 +122,7 @@ class TargetSettings:
             ledger_url=_text(config, "ledger_url"),
             report_path=_text(config, "report_path"),
             default_region=region,
+            retry_max_wait=retry_max_wait,
         )
         if settings.folder and not settings.folder_path:
             msg = "Setting 'folder': name a folder below Contacts, e.g. 'Sell'."
