@@ -35,3 +35,9 @@ def add_note(client: SellClient, kind: str, record_id: int, entries: Iterable[Ov
 def _exists(client: SellClient, kind: str, record_id: int, content: str) -> bool:
     notes = client.iter_all("notes", {"resource_type": kind, "resource_id": record_id})
     return any(n.get("content") == content for n in notes)
+
+
+def kept_lines(client: SellClient, kind: str, record_id: int) -> set[str]:
+    """Every line of the record's notes: a value delivered before a crash is not noted twice."""
+    notes = client.iter_all("notes", {"resource_type": kind, "resource_id": record_id})
+    return {line for n in notes for line in str(n.get("content") or "").split("\n") if line}

@@ -25,12 +25,20 @@ from typing import Any
 
 from contact_mapping.canonical import MAPPED_FIELDS, Canonical, field_key
 from contact_mapping.exchange_map import from_exchange
-from contact_mapping.ledger import Adopted, Intent, Ledger, Link, LinkConflictError, Snapshot
+from contact_mapping.ledger import (
+    Adopted,
+    Intent,
+    Ledger,
+    Link,
+    LinkConflictError,
+    NewIntent,
+    Snapshot,
+)
 from contact_mapping.ledger_url import ledger_url
 from contact_mapping.matching import Candidate, MatchIndex
 from contact_mapping.merge import MergeResult, append_overwritten, merge, next_snapshot
 from contact_mapping.planning import Action, plan_write
-from contact_mapping.report import ProgressTicker, RunReport
+from contact_mapping.report import ProgressTicker
 from contact_mapping.sell_map import (
     from_sell_contact,
     from_sell_lead,
@@ -41,6 +49,7 @@ from contact_mapping.sell_map import (
 
 from target_sell_contacts.companies import Companies
 from target_sell_contacts.notes import add_note
+from target_sell_contacts.overwritten_delivery import SellRunReport, deliver_overwritten
 from target_sell_contacts.preflight import AccountFields, SetupError, check_account
 from target_sell_contacts.sell_client import (
     AmbiguousWriteError,
@@ -74,6 +83,7 @@ class Item:
     first_link: bool = False
     match_details: dict[str, Any] | None = None
     was_rejected: bool = False
+    intent: Intent | None = None  # the ledger's create intent, begun for the whole batch
 
     @property
     def modified(self) -> Any:
@@ -130,7 +140,7 @@ class Settings:
 
 def empty_report(config: Mapping[str, Any], logger: logging.Logger, ignored: Sequence[str]) -> None:
     """The report of a run that never touched Sell (only ignored streams, or no input)."""
-    report = RunReport(TARGET_NAME, str(config.get("tenant") or "default"))
+    report = SellRunReport(TARGET_NAME, str(config.get("tenant") or "default"))
     report.ignored_streams.update(ignored)
     report.finish(logger, config.get("report_path") or None)
 
@@ -151,7 +161,7 @@ class SyncRun:
         self.ledger = ledger
         self.fields = fields
         self.logger = logger
-        self.report = RunReport(TARGET_NAME, settings.tenant)
+        self.report = SellRunReport(TARGET_NAME, settings.tenant)
         self.companies = Companies(
             client, create=settings.create_companies, remember=ledger.remember_organizations
         )
@@ -193,6 +203,9 @@ class SyncRun:
             raise SetupError(msg) from None
         run = cls(settings, client, ledger, fields, logger)
         run.resolve_intents()
+        # Before the batches: a Sell value Exchange beat is kept before this run overwrites it,
+        # and the batches then read (and append to) the field with these lines already in it.
+        deliver_overwritten(client, ledger, fields, run.report, logger)
         return run
 
     def close(self, *, failed: bool) -> dict[str, Any]:
@@ -237,10 +250,19 @@ class SyncRun:
         )
 
     def _search_created(self, values: Mapping[str, Any], exchange_id: str) -> dict | None:
+        """The unlinked Sell contact a create for ``exchange_id`` made, if any.
+
+        With ``exchange_id_field`` the exact id decides: Sell's filter is only a pre-selection
+        (string filters may ignore letter case, and EWS ids are case-sensitive base64). A record
+        holding ANOTHER id is never ours; one holding none may be (created before the field was
+        set), so the value search below still runs for those.
+        """
         id_field = self.fields.exchange_id.get("contact")
-        queries: list[dict[str, Any]] = []
         if id_field:
-            queries.append({f"custom_fields[{id_field}]": exchange_id})
+            found = self._find_by_exchange_id(id_field, exchange_id)
+            if found is not None:
+                return found
+        queries: list[dict[str, Any]] = []
         if values.get("email"):
             queries.append({"email": values["email"]})
         if values.get("last_name"):
@@ -257,10 +279,29 @@ class SyncRun:
             for record in page.items:
                 if int(record["id"]) in linked:
                     continue
+                if id_field and _exchange_id_of(record, id_field):
+                    continue  # carries an Exchange id: found above if it were ours
                 canon = from_sell_contact(record, None, self.settings.default_region)
                 if _same_values(canon, values):
                     return record
         return None
+
+    def _find_by_exchange_id(self, id_field: str, exchange_id: str) -> dict | None:
+        """The unlinked Sell contact whose ``id_field`` holds exactly ``exchange_id``."""
+        query = {f"custom_fields[{id_field}]": exchange_id, "sort_by": "id"}
+        exact = [
+            r
+            for r in self.client.iter_all("contacts", query, max_pages=50)
+            if _exchange_id_of(r, id_field) == exchange_id
+        ]
+        if not exact:
+            return None
+        linked = self.ledger.links_for_sell_ids("contact", [int(r["id"]) for r in exact])
+        with self._claim_lock:
+            free = [
+                r for r in exact if int(r["id"]) not in linked and int(r["id"]) not in self._claimed
+            ]
+        return free[0] if free else None
 
     # -- a batch ---------------------------------------------------------------------------------
 
@@ -441,6 +482,13 @@ class SyncRun:
 
     def _match_by_lookup(self, item: Item) -> tuple[dict | None, dict[str, Any]]:
         canon = item.canonical
+        id_field = self.fields.exchange_id.get("contact")
+        if id_field:  # a Sell contact already carrying this exact Exchange id wins first
+            own = self._find_by_exchange_id(id_field, item.exchange_id)
+            if own is not None:
+                self._claim(int(own["id"]))
+                self.companies.names([own.get("contact_id")])
+                return own, {"matched_id": str(own["id"]), "rule": "exchange_id"}
         queries: list[dict[str, Any]] = [{"email": e} for e in canon.emails_for_matching()[:3]]
         if canon.is_organization and (canon.display_name or canon.company):
             queries.append({"name": canon.display_name or canon.company, "is_organization": "true"})
@@ -483,6 +531,7 @@ class SyncRun:
         with ThreadPoolExecutor(
             max_workers=self.settings.max_in_flight, thread_name_prefix="sell-write"
         ) as pool:
+            self._begin_intents([i for i in items if i.sell_record is None])
             futures = [pool.submit(self._write_one, item) for item in items]
             for future in futures:
                 exc = future.exception()
@@ -492,6 +541,25 @@ class SyncRun:
             for exc in errors[1:]:
                 self.logger.error("also failed: %s", exc)
             raise errors[0]
+
+    def _begin_intents(self, creates: list[Item]) -> None:
+        """Every create of the batch made durable as an intent in one commit, before any POST."""
+        if not creates:
+            return
+        intents = self.ledger.begin_intents(
+            DIRECTION,
+            [
+                NewIntent(
+                    source_id=i.exchange_id,
+                    source_values=i.canonical.values(),
+                    source_modified=i.modified,
+                    source_change_key=i.change_key,
+                )
+                for i in creates
+            ],
+        )
+        for item in creates:
+            item.intent = intents.get(item.exchange_id)
 
     def _write_one(self, item: Item) -> None:
         try:
@@ -645,13 +713,10 @@ class SyncRun:
                     values["company"] = None
         id_field = self.fields.exchange_id.get("contact")
         if id_field:
+            # The exact id, as a marker only: a filter on it never decides identity (see
+            # _search_created), so no upsert keyed by it either.
             payload["custom_fields"] = {id_field: item.exchange_id}
-            created = self.client.upsert(
-                "contacts", {f"custom_fields[{id_field}]": item.exchange_id}, payload
-            )
-            self._link_created(item, created, values)
-            return
-        intent = self.ledger.begin_intent(
+        intent = item.intent or self.ledger.begin_intent(
             DIRECTION,
             item.exchange_id,
             canon.values(),
@@ -720,6 +785,11 @@ def _parse_sell_link(value: Any) -> tuple[str, int] | None:
     if kind not in PATHS or not ident.strip().isdigit():
         return None
     return kind, int(ident)
+
+
+def _exchange_id_of(record: Mapping[str, Any], id_field: str) -> str | None:
+    value = (record.get("custom_fields") or {}).get(id_field)
+    return str(value) if value not in (None, "") else None
 
 
 def _same_values(sell: Canonical, values: Mapping[str, Any]) -> bool:

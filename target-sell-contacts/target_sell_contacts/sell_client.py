@@ -4,7 +4,7 @@ Retries are urllib3's ``Retry`` (429 / 5xx / connection errors, honouring ``Retr
 attempt, first or retried, first takes a permit from one pyrate-limiter bucket shared by all sink
 threads, so ``max_in_flight`` threads together stay at ``requests_per_second`` for the token.
 
-Writes come in two kinds. Idempotent ones (``PUT``, ``POST …/upsert``) are retried after anything.
+Writes come in two kinds. Idempotent ones (``PUT``) are retried after anything.
 A plain ``POST`` create is retried only when the server certainly did not apply it (429, or a
 connection that never opened); a dropped connection, a time-out or a 5xx after the request was
 sent raise ``AmbiguousWriteError`` so the caller can look for the record before trying again.
@@ -323,12 +323,6 @@ class SellClient:
     def create(self, path: str, data: Mapping[str, Any]) -> dict[str, Any]:
         """Plain ``POST``; raises ``AmbiguousWriteError`` when the outcome is unknown."""
         return self.request("POST", path, data=data, idempotent=False)["data"]
-
-    def upsert(
-        self, path: str, filters: Mapping[str, Any], data: Mapping[str, Any]
-    ) -> dict[str, Any]:
-        """``POST /v2/<path>/upsert?<filters>``: one idempotent create-or-update."""
-        return self.request("POST", f"{path}/upsert", params=filters, data=data)["data"]
 
     def update(self, path: str, ident: int, data: Mapping[str, Any]) -> dict[str, Any]:
         """Partial ``PUT``: only the given attributes change."""

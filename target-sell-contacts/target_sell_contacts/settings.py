@@ -32,9 +32,7 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
         "exchange_id_field",
         th.StringType,
-        description=(
-            "Custom field that holds the Exchange item id; makes creates idempotent upserts."
-        ),
+        description=("Custom field that holds the Exchange item id (a marker, compared exactly)."),
     ),
     th.Property(
         "create_companies",

@@ -1,7 +1,7 @@
 """S10.2 / S7.2 under faults: 5xx, 503, connections dropped before/after the write, slow answers.
 
-Creates without ``exchange_id_field`` go through the ledger's intents and, after an unclear
-outcome, look for the record before trying again; with the field they are idempotent upserts.
+Creates go through the ledger's intents and, after an unclear outcome, look for the record before
+trying again: by its values, or with ``exchange_id_field`` by the exact id it carries.
 Either way every contact exists exactly once and a replay writes nothing.
 """
 
@@ -14,13 +14,13 @@ from sandbox_common.process import running_sandbox
 from target_sell_contacts.sell_client import AmbiguousWriteError, SellClient
 
 
-@pytest.fixture(scope="module", params=["intents", "upsert"])
+@pytest.fixture(scope="module", params=["intents", "id_field"])
 def faulty(request, tmp_path_factory, tenant_factory, spare_token):
     args = ["--rate-limit", "0", "--fault-rate", "0.2", "--seed", "11", "--slow-fault-ms", "50"]
     if request.param == "intents":
         args.append("--no-custom-fields")
     extra = {"max_retries": 10, "request_timeout": 5}
-    if request.param == "upsert":
+    if request.param == "id_field":
         extra["exchange_id_field"] = "Exchange ID"
     with running_sandbox("sell-sandbox", [*args, "--token", spare_token]) as sandbox:
         workdir = tmp_path_factory.mktemp(f"faults-{request.param}")

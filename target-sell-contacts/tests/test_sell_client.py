@@ -48,14 +48,6 @@ def test_5xx_and_dropped_connection_retried_for_reads_and_updates(scripted, sell
     assert [s.method for s in script.seen] == ["PUT", "PUT", "PUT"]
 
 
-def test_upsert_is_retried_after_a_dropped_connection(scripted) -> None:
-    script, url = scripted("drop", (200, {"data": {"id": 9}}, {}))
-    got = client(url).upsert("contacts", {"custom_fields[Exchange ID]": "AAA"}, {"last_name": "X"})
-    assert got["id"] == 9
-    assert len(script.seen) == 2
-    assert "custom_fields%5BExchange+ID%5D=AAA" in script.seen[1].path
-
-
 @pytest.mark.parametrize("answer", ["drop", "500"])
 def test_plain_create_is_not_blindly_retried(scripted, sell_error, answer) -> None:
     first = sell_error(500, "server_error", "boom") if answer == "500" else answer

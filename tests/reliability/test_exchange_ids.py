@@ -25,14 +25,6 @@ MAILBOX = "ids@case.example"
 COUNT = 80
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "target-sell-contacts bug: upsert/look-up by custom_fields[exchange_id_field]=<EWS id> "
-        "treats ids differing only in case as one record (Sell string filters are "
-        "case-insensitive in the sandbox, UNVERIFIED in Sell); contacts are overwritten"
-    ),
-)
 def test_ids_differing_only_in_case_get_their_own_sell_contacts(sandboxes_factory, tmp_path):
     token = make_token("ids-case")
     sell, ews = sandboxes_factory(
