@@ -8,10 +8,9 @@ from typing import Any
 
 from contact_mapping.exchange.errors import ExchangeSetupError
 from contact_mapping.exchange.settings import ExchangeSettings, connection_settings
+from contact_mapping.target_settings import DEFAULT_REGION, DEFAULT_TENANT, target_settings
 from singer_sdk import typing as th
 
-DEFAULT_TENANT = "default"
-DEFAULT_REGION = "US"
 DEFAULT_RETRY_MAX_WAIT = 300.0
 
 
@@ -27,22 +26,7 @@ def config_schema() -> dict[str, Any]:
                 "'Contacts/Sell'); created when missing. Default: the Contacts folder itself."
             ),
         ),
-        th.Property(
-            "tenant",
-            th.StringType,
-            default=DEFAULT_TENANT,
-            description="Tenant name scoping the ledger rows.",
-        ),
-        th.Property(
-            "ledger_url",
-            th.StringType,
-            secret=True,
-            description=(
-                "SQLAlchemy URL of the sync ledger shared with target-sell-contacts "
-                "(default a SQLite file under the Meltano system directory)."
-            ),
-        ),
-        th.Property("report_path", th.StringType, description="Write the run report as JSON here."),
+        *target_settings(),  # tenant, ledger_url, report_path, default_region (shared)
         th.Property(
             "retry_max_wait",
             th.NumberType,
@@ -51,12 +35,6 @@ def config_schema() -> dict[str, Any]:
                 "Longest total back-off (seconds) when Exchange answers ErrorServerBusy or is "
                 "unreachable; after it the run fails without emitting STATE past unwritten records."
             ),
-        ),
-        th.Property(
-            "default_region",
-            th.StringType,
-            default=DEFAULT_REGION,
-            description="Region for phone numbers written without a country code.",
         ),
     ):
         props.append(prop)

@@ -283,6 +283,8 @@ class SellToExchange:
                 destination_values=values,
                 destination_modified=iso(item.last_modified_time),
                 destination_change_key=item.changekey,
+                # The Sell categories it carries: a replay then needs no GetItem to compare.
+                categories=tuple(sorted(set(item.categories or ()) & set(SELL_CATEGORIES))),
             )
 
         outcomes = self.ledger.resolve_intents(DIRECTION, finder)

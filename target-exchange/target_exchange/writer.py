@@ -160,7 +160,7 @@ class EwsWriter:
         collection = FolderCollection(account=self.account, folders=list(folders))
         for chunk in chunks(list(dict.fromkeys(links))):
             query = collection.filter(**{f"{link_property.FIELD_NAME}__in": list(chunk)}).only(
-                "id", "changekey", "last_modified_time", link_property.FIELD_NAME
+                "id", "changekey", "last_modified_time", "categories", link_property.FIELD_NAME
             )
             for item in query:
                 if isinstance(item, Exception) or not isinstance(item, Contact):

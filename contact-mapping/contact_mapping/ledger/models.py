@@ -97,6 +97,7 @@ class Adopted:
     destination_values: dict[str, Any] | None = None
     destination_modified: str | None = None
     destination_change_key: str | None = None
+    categories: tuple[str, ...] | None = None  # Sell categories the found Exchange item carries
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,13 @@ _INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}  # upsert-
 _CHUNK = 5_000  # bound on ids per IN (...) list; one query for any realistic batch
 
 
+class _Row:
+    """Inserted column values in the shape ``_link_from_row`` reads (``row._mapping``)."""
+
+    def __init__(self, mapping: dict[str, Any]) -> None:
+        self._mapping = mapping
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat()
 
@@ -234,8 +241,10 @@ class Ledger:
                 f"Sell {sell_kind}:{sell_id}"
             )
             raise LinkConflictError(msg) from exc
-        row = conn.execute(sa.select(s.links).where(s.links.c.id == new_id)).one()
-        return self._link_from_row(row)
+        # Built from what was inserted (no read back: creates come in batches of hundreds).
+        return self._link_from_row(
+            _Row({**values, "id": new_id, "retired_reason": None, "retired_at": None})
+        )
 
     def create_link(
         self,
@@ -565,6 +574,7 @@ class Ledger:
             exchange_values=found.destination_values,
             exchange_modified=found.destination_modified,
             exchange_change_key=found.destination_change_key,
+            categories=found.categories,
         )
 
     def resolve_intents(
@@ -579,26 +589,30 @@ class Ledger:
         not found → the create never happened and the intent is dropped, so the record is
         created afresh by the normal flow.
         """
+        decided = [(intent, finder(intent)) for intent in self.pending_intents(direction)]
         outcomes: list[IntentOutcome] = []
-        for intent in self.pending_intents(direction):
-            found = finder(intent)
-            if found is None:
-                self.drop_intent(intent)
-                outcomes.append(IntentOutcome(intent, "dropped"))
-                continue
-            try:
-                link = self.complete_intent(
-                    intent,
-                    found.exchange_id,
-                    found.sell_kind,
-                    found.sell_id,
-                    self.adopted_snapshot(intent, found),
-                )
-            except LinkConflictError:
-                self.drop_intent(intent)
-                outcomes.append(IntentOutcome(intent, "already_linked"))
-            else:
-                outcomes.append(IntentOutcome(intent, "adopted", link))
+        # One transaction for all of them: a crash inside it leaves every intent pending, to be
+        # resolved the same way next time (the finder only reads the destination).
+        with self._write() as conn:
+            for intent, found in decided:
+                if found is None:
+                    self._delete_intent(conn, intent)
+                    outcomes.append(IntentOutcome(intent, "dropped"))
+                    continue
+                try:
+                    link = self._insert_link(
+                        conn,
+                        found.exchange_id,
+                        found.sell_kind,
+                        found.sell_id,
+                        self.adopted_snapshot(intent, found),
+                    )
+                except LinkConflictError:
+                    self._delete_intent(conn, intent)
+                    outcomes.append(IntentOutcome(intent, "already_linked"))
+                else:
+                    self._delete_intent(conn, intent)
+                    outcomes.append(IntentOutcome(intent, "adopted", link))
         return outcomes
 
     # -- rejections (S10.1) ----------------------------------------------------------------------
