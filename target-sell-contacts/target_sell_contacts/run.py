@@ -46,6 +46,7 @@ from contact_mapping.sell_map import (
     to_sell_contact_payload,
     to_sell_lead_payload,
 )
+from contact_mapping.target_settings import DEFAULT_REGION, DEFAULT_TENANT
 
 from target_sell_contacts.companies import Companies
 from target_sell_contacts.notes import add_note
@@ -123,13 +124,13 @@ class Settings:
         return cls(
             api_url=str(config.get("api_url") or "https://api.getbase.com"),
             api_token=token,
-            tenant=str(config.get("tenant") or "default"),
+            tenant=str(config.get("tenant") or DEFAULT_TENANT),
             ledger_url=ledger_url(config.get("ledger_url")),
             report_path=config.get("report_path") or None,
             exchange_id_field=(config.get("exchange_id_field") or "").strip() or None,
             overwritten_values_field=(config.get("overwritten_values_field") or "").strip() or None,
             create_companies=bool(config.get("create_companies", True)),
-            default_region=str(config.get("default_region") or "US"),
+            default_region=str(config.get("default_region") or DEFAULT_REGION),
             requests_per_second=float(config.get("requests_per_second", 10) or 0),
             max_in_flight=max(1, int(config.get("max_in_flight") or 4)),
             verify=verify,
@@ -140,7 +141,7 @@ class Settings:
 
 def empty_report(config: Mapping[str, Any], logger: logging.Logger, ignored: Sequence[str]) -> None:
     """The report of a run that never touched Sell (only ignored streams, or no input)."""
-    report = SellRunReport(TARGET_NAME, str(config.get("tenant") or "default"))
+    report = SellRunReport(TARGET_NAME, str(config.get("tenant") or DEFAULT_TENANT))
     report.ignored_streams.update(ignored)
     report.finish(logger, config.get("report_path") or None)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contact_mapping.target_settings import target_settings
 from singer_sdk import typing as th
 
 DEFAULT_API_URL = "https://api.getbase.com"
@@ -40,28 +41,7 @@ CONFIG_SCHEMA = th.PropertiesList(
         default=True,
         description="Create the Sell organisation named by a contact's company when missing.",
     ),
-    th.Property(
-        "tenant",
-        th.StringType,
-        default="default",
-        description="Tenant name scoping the ledger rows.",
-    ),
-    th.Property(
-        "ledger_url",
-        th.StringType,
-        secret=True,
-        description=(
-            "SQLAlchemy URL of the sync ledger shared with target-exchange "
-            "(default a SQLite file under the Meltano system directory)."
-        ),
-    ),
-    th.Property("report_path", th.StringType, description="Write the run report as JSON here."),
-    th.Property(
-        "default_region",
-        th.StringType,
-        default="US",
-        description="Region for phone numbers written without a country code.",
-    ),
+    *target_settings(),  # tenant, ledger_url, report_path, default_region (shared)
     th.Property(
         "requests_per_second",
         th.NumberType,
