@@ -27,6 +27,7 @@ no STATE moves past an unwritten record (S10.2).
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
@@ -51,6 +52,7 @@ from exchangelib.errors import (
 )
 from exchangelib.folders import FolderCollection
 from exchangelib.items import HARD_DELETE, NEVER_OVERWRITE, SAVE_ONLY, SEND_TO_NONE
+from exchangelib.properties import EWSElement
 from exchangelib.services import CreateItem
 
 log = logging.getLogger(__name__)
@@ -105,6 +107,38 @@ def describe(exc: BaseException) -> str:
     if len(text) > 300:
         text = text[:300] + "…"
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+def _illegal_in(value: Any, depth: int = 0) -> list[str]:
+    if isinstance(value, str):
+        return sorted(set(_XML_ILLEGAL.findall(value)))
+    if depth > 3 or value is None:
+        return []
+    if isinstance(value, list | tuple):
+        return sorted({c for v in value for c in _illegal_in(v, depth + 1)})
+    if isinstance(value, EWSElement):
+        found: set[str] = set()
+        for f in value.FIELDS:
+            found.update(_illegal_in(getattr(value, f.name, None), depth + 1))
+        return sorted(found)
+    return []
+
+
+def xml_illegal_fields(item: Contact) -> tuple[list[str], list[str]]:
+    """The fields whose text holds characters XML 1.0 cannot carry, and those characters."""
+    fields: list[str] = []
+    chars: set[str] = set()
+    for f in item.FIELDS:
+        if f.is_read_only:
+            continue
+        found = _illegal_in(getattr(item, f.name, None))
+        if found:
+            fields.append(f.name)
+            chars.update(found)
+    return fields, sorted(chars)
 
 
 def chunks(items: Sequence[Any], size: int = CHUNK_SIZE) -> Iterable[Sequence[Any]]:
@@ -173,11 +207,18 @@ class EwsWriter:
     # -- writes ------------------------------------------------------------------------------
     def _prevalidate(self, key: Hashable, item: Contact) -> Outcome | None:
         """exchangelib's own field checks (lengths, types) before sending: a record that would
-        fail them is rejected alone instead of aborting its chunk."""
+        fail them is rejected alone instead of aborting its chunk. Characters XML 1.0 cannot
+        carry (C0 controls such as BEL, VT) would reach Exchange as '?' through exchangelib's
+        escaping, silently altered: the record is rejected with a reason instead (S10.1)."""
         try:
             item.clean(version=self.account.version)
         except (ValueError, TypeError) as exc:
             return Outcome("rejected", reason=describe(exc))
+        fields, chars = xml_illegal_fields(item)
+        if fields:
+            shown = ", ".join(repr(c) for c in chars)
+            reason = f"{', '.join(fields)}: characters XML 1.0 (EWS) cannot carry: {shown}"
+            return Outcome("rejected", reason=reason)
         return None
 
     def create(

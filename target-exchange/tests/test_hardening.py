@@ -238,3 +238,28 @@ def test_extra_copies_of_a_half_done_create_are_deleted_on_resolution(env):
     with ledger(env) as led:
         [link] = led.active_links()
         assert link.exchange_id == contacts[0].id
+
+
+# -- characters XML 1.0 cannot carry ---------------------------------------------------------------
+def test_xml_illegal_control_characters_are_rejected_with_a_reason_not_altered(env):
+    """exchangelib would send BEL/VT as '?': silently altered. Rejected instead (S10.1), and
+    written once the record is clean; tabs and newlines travel as they are."""
+    report = env.run(
+        {
+            "contacts": [
+                person(1, first_name="Bell\x07"),
+                person(2, description="Line\x0bVT"),
+                person(3, first_name="Tab\tok", description="two\nlines"),
+            ]
+        }
+    )
+    reasons = {r["record_id"]: r["reason"] for r in report["rejected"]}
+    assert set(reasons) == {"contact:1", "contact:2"}
+    assert "given_name" in reasons["contact:1"]
+    assert "'\\x07'" in reasons["contact:1"]
+    assert "body" in reasons["contact:2"]
+    [item] = env.contacts()
+    assert item.given_name == "Tab\tok"
+    assert item.body == "two\nlines"
+    report = env.run({"contacts": [person(1, first_name="Bell", updated_at=T2)]})
+    assert report["streams"]["contacts"]["created"] == 1
