@@ -329,13 +329,14 @@ class SyncRun:
                 SIDE,
                 item.canonical,
                 modified_marker=item.change_key,
+                modified_at=item.modified,
                 rejection=rejections.get(item.exchange_id),
             )
             if plan.action is Action.SKIP_ECHO:
                 self.report.count(STREAM, "echoes_skipped")
             elif plan.action in (Action.SKIP_UNCHANGED, Action.SKIP_RETIRED):
                 self.report.count(STREAM, "unchanged")
-            elif plan.action is Action.SKIP_REJECTED:
+            elif plan.action in (Action.SKIP_REJECTED, Action.SKIP_STALE):
                 self.report.count(STREAM, "unchanged")
                 self.logger.info("Exchange item %s: %s", item.exchange_id, plan.reason)
             elif plan.action is Action.FETCH_AND_MERGE:
