@@ -71,7 +71,8 @@ def test_conflict_exchange_newer_wins_and_sell_value_is_kept_in_custom_field(
 
 def test_conflict_sell_newer_wins_and_exchange_value_is_kept(tenant, make_record) -> None:
     rec, sell = _linked(tenant, make_record, given_name="Lu", surname="Lane", job_title="Dev")
-    stale = _edit(rec, minutes=-30, job_title="Exchange title")
+    # Edited in Exchange after the last sync (5 min ago) but before the Sell edit (now).
+    stale = _edit(rec, minutes=-2, job_title="Exchange title")
     tenant.api.update("contacts", sell["id"], title="Sell title")
     run = tenant.run([stale])
     got = tenant.api.get("contacts", sell["id"])
@@ -143,3 +144,15 @@ def test_linked_lead_is_updated(tenant, make_record) -> None:
     run = tenant.run([_edit(rec, job_title="CEO")])
     assert tenant.api.get("leads", lead["id"])["title"] == "CEO"
     assert run.count("updated") == 1
+
+
+def test_late_replay_of_an_older_version_writes_nothing(tenant, make_record) -> None:
+    """S7.2: Singer may deliver an old version again after a newer one was synced."""
+    rec, sell = _linked(tenant, make_record, given_name="Ola", surname="Old", job_title="Dev")
+    tenant.run([_edit(rec, minutes=1, job_title="Lead Dev")])
+    assert tenant.api.get("contacts", sell["id"])["title"] == "Lead Dev"
+    tenant.api.sandbox.reset()
+    run = tenant.run([rec])  # the first version again
+    assert tenant.api.sandbox.stats()["total_writes"] == 0
+    assert tenant.api.get("contacts", sell["id"])["title"] == "Lead Dev"
+    assert run.count("unchanged") == 1
