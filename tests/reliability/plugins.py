@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -120,8 +121,14 @@ class TargetRunner:
         self.cfg.write_text(json.dumps(self.config))
         self.attempts: list[Attempt] = []
 
-    def run(self, kill_after: float | None = None, timeout: float = 300) -> Attempt:
-        """Run once over the whole input; SIGKILL it ``kill_after`` seconds in if still running."""
+    def run(
+        self,
+        kill_after: float | None = None,
+        timeout: float = 300,
+        kill_when: Callable[[], bool] | None = None,
+    ) -> Attempt:
+        """Run once over the whole input; SIGKILL it ``kill_after`` seconds in, or as soon as
+        ``kill_when()`` turns true (polled every 20 ms), if it is still running."""
         n = len(self.attempts)
         out_path = self.workdir / f"{self.plugin}.{n}.stdout"
         with (
@@ -138,12 +145,24 @@ class TargetRunner:
                 env=_env(self.workdir),
             )
             killed = False
-            try:
-                proc.wait(timeout=kill_after if kill_after is not None else timeout)
-            except subprocess.TimeoutExpired:
-                proc.send_signal(signal.SIGKILL)
+            if kill_when is not None:
+                deadline = started + timeout
+                while proc.poll() is None and time.monotonic() < deadline:
+                    if kill_when():
+                        proc.send_signal(signal.SIGKILL)
+                        killed = True
+                        break
+                    time.sleep(0.02)
+                if proc.poll() is None and not killed:
+                    proc.send_signal(signal.SIGKILL)  # the timeout: not a planned kill
                 proc.wait(timeout=30)
-                killed = kill_after is not None
+            else:
+                try:
+                    proc.wait(timeout=kill_after if kill_after is not None else timeout)
+                except subprocess.TimeoutExpired:
+                    proc.send_signal(signal.SIGKILL)
+                    proc.wait(timeout=30)
+                    killed = kill_after is not None
             seconds = time.monotonic() - started
         attempt = Attempt(proc.returncode, seconds, killed, b"bookmarks" in out_path.read_bytes())
         self.attempts.append(attempt)

@@ -140,6 +140,10 @@ class Pair:
         return end_state(self.sell, self.ews, self.token, MAILBOX)
 
 
+def _destination(pair: Pair, target: str):
+    return pair.ews if target == "target-exchange" else pair.sell
+
+
 def _prepare(pair: Pair) -> Pair:
     pair.seed()
     pair.capture()
@@ -155,13 +159,16 @@ def test_sigkill_at_ten_points_per_target_equals_clean_run(sandboxes_factory, tm
     with ThreadPoolExecutor(2) as pool:
         list(pool.map(_prepare, (clean, crash)))
 
-    durations, overheads = {}, {}
+    durations, overheads, dest_writes = {}, {}, {}
     for target in TARGETS:
         runner = clean.runner(target)
+        dest = _destination(clean, target)
+        before_writes = dest.stats()["total_writes"]
         run = runner.run()
         assert run.returncode == 0, runner.stderr_tail()
         assert run.state_emitted
         durations[target] = run.seconds
+        dest_writes[target] = dest.stats()["total_writes"] - before_writes
         # A replay at once: start-up and skipping what is done, no fresh work.
         writes = clean.sell.stats()["total_writes"], clean.ews.stats()["total_writes"]
         replay = clean.runner(target).run()
@@ -173,22 +180,30 @@ def test_sigkill_at_ten_points_per_target_equals_clean_run(sandboxes_factory, tm
     timeline: dict[str, list[str]] = {}
     for target in TARGETS:
         runner = crash.runner(target)
-        # Points on the clean run's timeline of fresh work; attempt i lives for the start-up a
-        # re-run needs plus the work between points i-1 and i, so the kills spread over the run.
-        work = max(durations[target] - overheads[target], 1.0)
-        points = sorted(rng.uniform(0, work) for _ in range(KILLS))
-        for before, point in zip([0.0, *points], points, strict=False):
-            attempt = runner.run(kill_after=overheads[target] + point - before)
+        # Kill points are measured in progress, not time (timing flakes on a loaded machine):
+        # attempt i is killed the moment the destination has received the i-th drawn number of
+        # write requests of this campaign — in the middle of the target's writing, wherever
+        # that falls. Points are drawn among the clean run's write count.
+        dest = _destination(crash, target)
+        base = dest.stats()["total_writes"]
+        span = range(1, max(dest_writes[target], 2))
+        points = sorted(rng.sample(span, min(KILLS, len(span))))
+
+        def reached(point: int, dest=dest, base=base) -> bool:
+            return dest.stats()["total_writes"] - base >= point
+
+        for point in points:
+            attempt = runner.run(kill_when=lambda p=point: reached(p))
             if not attempt.killed:
                 assert attempt.returncode == 0, f"seed {seed}: {runner.stderr_tail()}"
             timeline.setdefault(target, []).append(
-                f"{point:.2f}s:{'killed' if attempt.killed else 'finished'}"
+                f"write {point}:{'killed' if attempt.killed else 'finished'}"
             )
         final = runner.run()
         assert final.returncode == 0, f"seed {seed}: {runner.stderr_tail()}"
         assert final.state_emitted
         kills = sum(a.killed for a in runner.attempts)
-        assert kills >= KILLS // 2, (
+        assert kills >= min(KILLS, len(points)) // 2, (
             f"seed {seed}: only {kills} kills hit a running {target}: {timeline}"
         )
     print("kill points:", timeline)
