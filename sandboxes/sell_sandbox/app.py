@@ -35,6 +35,7 @@ from sell_sandbox.errors import (
 from sell_sandbox.listing import collection, collection_page, parse_list_query
 from sell_sandbox.ratelimit import TenantRateLimiter
 from sell_sandbox.resources import CONTACT, DEAL, LEAD, READ_ONLY, USER, WRITABLE, Resource
+from sell_sandbox.sync_api import add_sync_routes, note_deleted
 from sell_sandbox.validation import validate
 
 logger = logging.getLogger("sell_sandbox")
@@ -280,6 +281,7 @@ def make_delete(resource: Resource) -> Handler:
         record = account.get(resource, ident)
         if record is None:
             raise not_found(resource.name, ident)
+        note_deleted(request.app, account, resource, ident)
         account.delete(resource, record)
         return web.Response(status=204, headers={"X-Request-Id": request[REQUEST_ID]})
 
@@ -354,6 +356,7 @@ def build_app(state: SellState, latency_ms: float = 0.0) -> web.Application:
         router.add_get(base + r"/{id:\d+}", make_get(resource))
         router.add_put(base + r"/{id:\d+}", make_update(resource))
         router.add_delete(base + r"/{id:\d+}", make_delete(resource))
+    add_sync_routes(app, _account, lambda request: request[REQUEST_ID])
     for resource in READ_ONLY.values():
         router.add_get(f"/v2/{resource.path}", make_list(resource))
         router.add_get(f"/v2/{resource.path}" + r"/{id:\d+}", make_get(resource))
