@@ -25,7 +25,8 @@ from demo.scenario import (
 from demo.views import exchange_table, overwritten_values, record_names, sell_table
 
 ROOT = Path(__file__).resolve().parent.parent
-REPORTS = ROOT / ".meltano" / "reports"
+# Its own report folder: tests running the `demo` environment write to .meltano/reports.
+REPORTS = ROOT / ".meltano" / "reports" / "demo"
 
 
 def say(text: str = "") -> None:
@@ -109,6 +110,8 @@ def main() -> int:
                 "DEMO_EWS_ENDPOINT": endpoint,
                 "DEMO_EWS_MAILBOX": DEMO_MAILBOX,
                 "DEMO_EWS_PASSWORD": DEMO_PASSWORD,
+                "TARGET_SELL_CONTACTS_REPORT_PATH": str(REPORTS / "exchange-to-sell.json"),
+                "TARGET_EXCHANGE_REPORT_PATH": str(REPORTS / "sell-to-exchange.json"),
             },
         )
         for run in (1, 2):
