@@ -9,8 +9,9 @@ stops at the bookmark. That shapes the state kept per stream:
 - ``spans``: stretches ``[oldest, newest]`` of the order that an interrupted pass already emitted
   (with the ids at both ends). A pass skips them, so a resumed run re-emits nothing it finished.
 - ``pass``: the stretch the running pass has emitted so far (``newest`` = the newest record when
-  the pass began, ``oldest`` = where it has got to). Written after each record the SDK has sent,
-  so a STATE taken at any moment (every N records, SIGTERM) never claims an unsent record. It
+  the pass began, ``oldest`` = where it has got to). Written once the SDK has sent every record
+  of a page, so a STATE taken at any moment (every N records, SIGTERM) never claims an unsent
+  record. It
   becomes a span when a run is interrupted; it is folded into the bookmark when the pass reaches
   the bookmark (only then may ``B`` move, since newer-first reading emits the newest first).
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-import selectors
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -94,23 +95,47 @@ def test_rate_limited_faulty_sandbox_gives_the_same_records(sell2000, api, tap_r
     assert stats["statuses"].get("429", 0) <= stats["faults"].get("429", 0) + 1, stats
 
 
-def _read_until_records(proc: subprocess.Popen, stream: str, count: int, timeout: float) -> list:
-    lines = []
-    seen = 0
-    selector = selectors.DefaultSelector()
-    selector.register(proc.stdout, selectors.EVENT_READ)
-    deadline = time.monotonic() + timeout
-    while seen < count:
-        if time.monotonic() > deadline or not selector.select(deadline - time.monotonic()):
-            raise AssertionError(f"only {seen} {stream} records within {timeout}s")
-        line = proc.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        message = json.loads(line)
-        if message["type"] == "RECORD" and message["stream"] == stream:
-            seen += 1
-    return lines
+class _LineReader:
+    """Reads a child's stdout on a thread, so no line is left in a buffer we stop reading.
+
+    ``Popen.communicate`` reads the raw descriptor: lines already pulled into ``proc.stdout``'s
+    buffer by ``readline`` would be silently dropped (this made the resume test "lose" records).
+    """
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.thread = threading.Thread(target=self._pump, args=(proc.stdout,), daemon=True)
+        self.thread.start()
+
+    def _pump(self, stream) -> None:
+        for line in stream:
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def until_records(self, stream: str, count: int, timeout: float) -> list[str]:
+        taken: list[str] = []
+        seen = 0
+        deadline = time.monotonic() + timeout
+        while seen < count:
+            try:
+                line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"only {seen} {stream} records within {timeout}s") from None
+            if line is None:
+                break
+            taken.append(line)
+            message = json.loads(line)
+            if message["type"] == "RECORD" and message["stream"] == stream:
+                seen += 1
+        return taken
+
+    def rest(self, timeout: float) -> list[str]:
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), f"the tap did not finish within {timeout}s"
+        taken = []
+        while (line := self.lines.get_nowait()) is not None:
+            taken.append(line)
+        return taken
 
 
 def _messages(lines: list[str]):
@@ -119,15 +144,6 @@ def _messages(lines: list[str]):
             yield json.loads(line)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "KNOWN DEFECT, timing-dependent: in one loaded CI-style run (2026-11-25) the resume after "
-        "SIGTERM missed 4 consecutive contacts (a partial page); it passes when run alone. The "
-        "STATE written by the SIGTERM handler may claim a page whose records were not all "
-        "flushed. Kept running so a fix shows up as XPASS."
-    ),
-)
 def test_killed_subprocess_resumes_without_loss(sell2000, api, tmp_path, tap_runner) -> None:
     """SIGTERM mid-stream (as Meltano/Kubernetes stop a run), then resume from the last STATE."""
     config = tmp_path / "config.json"
@@ -149,14 +165,15 @@ def test_killed_subprocess_resumes_without_loss(sell2000, api, tmp_path, tap_run
         stderr=subprocess.DEVNULL,
         text=True,
     )
+    reader = _LineReader(proc)
     try:
-        lines = _read_until_records(proc, "contacts", 900, timeout=60)
+        lines = reader.until_records("contacts", 900, timeout=60)
         proc.send_signal(signal.SIGTERM)
-        rest, _ = proc.communicate(timeout=30)
+        lines += reader.rest(timeout=30)
+        assert proc.wait(timeout=30) == 0  # the SDK exits cleanly on SIGTERM
     finally:
         if proc.poll() is None:
             proc.kill()
-    lines += rest.splitlines()
     messages = list(_messages(lines))
     before = [m["record"]["id"] for m in messages if m["type"] == "RECORD"]
     states = [m["value"] for m in messages if m["type"] == "STATE"]
