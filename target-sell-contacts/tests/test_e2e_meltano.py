@@ -69,7 +69,7 @@ class Pipeline:
         return contact
 
     def run(self, *extra: str) -> dict:
-        self.project.run(*RUN[:2], *extra, *RUN[2:])
+        self.log = self.project.run(*RUN[:2], *extra, *RUN[2:]).stderr
         return json.loads(self.report_path.read_text())
 
     def writes(self) -> dict:
@@ -233,3 +233,44 @@ def test_merges_conflicts_and_deletions(pipeline_factory, custom_fields, wait_pa
     assert "bea@x.example" in emails
     assert counts["links_retired"] == 2
     assert counts["created"] == 0
+
+
+def test_several_candidates_most_recent_wins_and_the_choice_is_logged(
+    pipeline_factory, wait_past
+) -> None:
+    """S4.2 through Meltano: one Exchange contact, three Sell contacts sharing its e-mail.
+
+    The middle-created one is updated last, so neither "first" nor "last created" can pass.
+    """
+    p = pipeline_factory()
+    first, middle, last = (
+        p.api.create("contacts", last_name="Fox", email=email)
+        for email in ("fox@x.example", "FOX@x.example", "Fox@X.example")
+    )
+    stamps: dict[int, str] = {}
+    previous = ""
+    for number, contact in enumerate((first, last, middle)):
+        if previous:  # Sell stamps whole seconds: keep the three updates in distinct seconds
+            wait_past(previous)
+        previous = p.api.update("contacts", contact["id"], title=f"t{number}")["updated_at"]
+        stamps[contact["id"]] = previous
+    finn = p.contact(
+        given_name="Finn", surname="Fox", emails=["fox@x.example"], categories=["Clients"]
+    )
+
+    report = p.run()
+    [choice] = report["matches"]
+    assert choice["record_id"] == finn.id
+    assert choice["matched_id"] == str(middle["id"])
+    assert choice["alternatives"] == [str(last["id"]), str(first["id"])]  # most recent first
+    # the choice is in the Meltano log too, with the others named
+    [line] = [x for x in p.log.splitlines() if "matched Sell contact" in x and finn.id in x]
+    for contact in (first, middle, last):
+        assert str(contact["id"]) in line
+    # one to one: only the winner is linked; the others are not changed; nothing was created
+    assert p.api.get("contacts", middle["id"])["custom_fields"]["Exchange ID"] == finn.id
+    for loser in (first, last):
+        now = p.api.get("contacts", loser["id"])
+        assert "Exchange ID" not in now["custom_fields"]
+        assert now["updated_at"] == stamps[loser["id"]]
+    assert len([c for c in p.api.people() if c["last_name"] == "Fox"]) == 3
