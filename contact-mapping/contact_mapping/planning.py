@@ -80,6 +80,8 @@ def plan_write(
         modified_at if modified_at is not None else _sell_time(source, modified_marker),
     ):
         return WritePlan(Action.SKIP_STALE, "older than the version last synced (a replay)", link)
+    if _superseded(source, snap, incoming, modified_marker, modified_at):
+        return WritePlan(Action.SKIP_STALE, "the version the sync's last write replaced", link)
     seen = snap.exchange_values if source == "exchange" else snap.sell_values
     moved = _differs(incoming.values(), seen, incoming.unmapped)
     if moved:
@@ -96,6 +98,28 @@ def plan_write(
     if marker is not None and marker == stored:
         return WritePlan(Action.SKIP_UNCHANGED, "same version as last sync", link)
     return WritePlan(Action.SKIP_ECHO, "no mapped change since the last sync wrote it", link)
+
+
+def _superseded(
+    source: Side, snap: Any, incoming: Canonical, marker: Any, modified_at: Any
+) -> bool:
+    """Whether ``incoming`` is the very version the sync's last write on ``source`` replaced.
+
+    Exchange: its change key. Sell has none: its values, stamped in the second of our write
+    (a later stamp is a newer version; an earlier one is caught as older).
+    """
+    if source == "exchange":
+        return marker is not None and marker == snap.exchange_superseded_key
+    if snap.sell_superseded_values is None:
+        return False
+    try:
+        incoming_at = to_utc(modified_at if modified_at is not None else marker)
+        known = to_utc(snap.sell_updated_at)
+    except (TypeError, ValueError):
+        return False
+    if incoming_at is None or known is None or incoming_at != known:
+        return False
+    return not _differs(incoming.values(), snap.sell_superseded_values, incoming.unmapped)
 
 
 def _sell_time(source: Side, marker: Any) -> Any:

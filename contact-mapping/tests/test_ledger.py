@@ -380,6 +380,20 @@ def test_upgrade_from_v1(db: dict[str, Any]) -> None:
         assert reopened.upgraded_from == SCHEMA_VERSION  # nothing left to do
         link = reopened.links_for_exchange_ids(["AAMk-old"])["AAMk-old"]
         assert link.snapshot.categories == ("Sell Person",)
+        # v4 columns: empty after the upgrade, then kept like any other snapshot field
+        assert link.snapshot.exchange_superseded_key is None
+        assert link.snapshot.sell_superseded_values is None
+        reopened.update_link(
+            link.id,
+            lambda cur: cur.snapshot.evolve(
+                exchange_superseded_key="CQAAAB-ck0", sell_superseded_values={"title": "VP"}
+            ),
+        )
+        again = reopened.links_for_exchange_ids(["AAMk-old"])["AAMk-old"].snapshot
+        assert (again.exchange_superseded_key, again.sell_superseded_values) == (
+            "CQAAAB-ck0",
+            {"title": "VP"},
+        )
 
 
 def test_newer_schema_is_refused(open_ledger: Callable[..., Ledger], db: dict[str, Any]) -> None:

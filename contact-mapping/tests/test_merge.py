@@ -339,3 +339,40 @@ def test_plan_write_skips_late_replays_of_older_versions() -> None:
     assert later.action == Action.FETCH_AND_MERGE
     # Without times nothing is hidden.
     assert plan_write(link, "exchange", old).action == Action.FETCH_AND_MERGE
+
+
+def test_plan_write_skips_a_late_replay_of_the_version_our_write_replaced() -> None:
+    """S7.2: the replaced version is not older by its time, so its marker identifies it."""
+    before = Canonical(last_name="Lee", title="CTO")
+    after = Canonical(last_name="Lee", title="CEO")
+    link = _link(
+        base=after.values(),
+        exchange_values=after.values(),
+        # target-exchange knows only the fetched item's time: the replaced version has it too
+        exchange_modified="2026-01-02T10:00:00+00:00",
+        exchange_change_key="ck-after",
+        exchange_superseded_key="ck-before",
+        sell_values=after.values(),
+        sell_updated_at="2026-01-02T10:00:05+00:00",
+        sell_superseded_values=before.values(),
+    )
+    at = "2026-01-02T10:00:00Z"
+    replay = plan_write(link, "exchange", before, modified_marker="ck-before", modified_at=at)
+    assert replay.action == Action.SKIP_STALE
+    # Another version with the same time is a real edit: merged.
+    edit = plan_write(link, "exchange", before, modified_marker="ck-user", modified_at=at)
+    assert edit.action == Action.FETCH_AND_MERGE
+    # Sell: the replaced values, stamped in the second of our write (whole seconds) ...
+    same_second = "2026-01-02T10:00:05Z"
+    assert plan_write(link, "sell", before, modified_marker=same_second).action == (
+        Action.SKIP_STALE
+    )
+    # ... but the same values a second later are the user's: merged (they undo our write).
+    later = "2026-01-02T10:00:06Z"
+    assert plan_write(link, "sell", before, modified_marker=later).action == (
+        Action.FETCH_AND_MERGE
+    )
+    other = Canonical(last_name="Lee", title="COO")
+    assert plan_write(link, "sell", other, modified_marker=same_second).action == (
+        Action.FETCH_AND_MERGE
+    )

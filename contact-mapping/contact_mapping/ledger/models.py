@@ -27,6 +27,10 @@ class Snapshot:
     sell_values: dict[str, Any] | None = None
     sell_updated_at: str | None = None  # ISO UTC of Sell updated_at last seen
     categories: tuple[str, ...] | None = None  # categories last written to Exchange
+    # The version our last write replaced, per side: a late replay of it is stale although its
+    # time is not older (the Exchange write answer has no time; Sell stamps whole seconds).
+    exchange_superseded_key: str | None = None  # change key of the Exchange item before it
+    sell_superseded_values: dict[str, Any] | None = None  # Sell record's values before it
 
     @property
     def exchange_fingerprint(self) -> str | None:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 metadata = sa.MetaData()
 _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite autoincrements INTEGER only
@@ -46,6 +46,8 @@ links = sa.Table(
     sa.Column("sell_fingerprint", sa.String(64)),
     sa.Column("sell_updated_at", _TS),
     sa.Column("categories", sa.JSON()),  # v2
+    sa.Column("exchange_superseded_key", sa.String(1024)),  # v4
+    sa.Column("sell_superseded_values", sa.JSON()),  # v4
 )
 _active = links.c.status == "active"
 sa.Index(
@@ -160,8 +162,22 @@ def _upgrade_to_3(conn: sa.Connection) -> None:
     overwritten_values.create(conn, checkfirst=True)
 
 
+def _upgrade_to_4(conn: sa.Connection) -> None:
+    """v4: per link, the version our last write replaced on each side (late replays, S7.2)."""
+    have = _column_names(conn, "links")
+    json_type = sa.JSON().compile(dialect=conn.dialect)
+    if "exchange_superseded_key" not in have:
+        conn.exec_driver_sql("ALTER TABLE links ADD COLUMN exchange_superseded_key VARCHAR(1024)")
+    if "sell_superseded_values" not in have:
+        conn.exec_driver_sql(f"ALTER TABLE links ADD COLUMN sell_superseded_values {json_type}")
+
+
 #: version reached → step that gets there from the version before it.
-UPGRADES: dict[int, Callable[[sa.Connection], None]] = {2: _upgrade_to_2, 3: _upgrade_to_3}
+UPGRADES: dict[int, Callable[[sa.Connection], None]] = {
+    2: _upgrade_to_2,
+    3: _upgrade_to_3,
+    4: _upgrade_to_4,
+}
 
 
 def read_version(conn: sa.Connection) -> int | None:

@@ -177,6 +177,8 @@ class Ledger:
             sell_values=m["sell_values"],
             sell_updated_at=m["sell_updated_at"],
             categories=tuple(m["categories"]) if m["categories"] is not None else None,
+            exchange_superseded_key=m["exchange_superseded_key"],
+            sell_superseded_values=m["sell_superseded_values"],
         )
         return Link(
             id=m["id"],
@@ -204,6 +206,8 @@ class Ledger:
             "sell_fingerprint": snapshot.sell_fingerprint,
             "sell_updated_at": iso_utc(snapshot.sell_updated_at),
             "categories": list(snapshot.categories) if snapshot.categories is not None else None,
+            "exchange_superseded_key": snapshot.exchange_superseded_key,
+            "sell_superseded_values": snapshot.sell_superseded_values,
         }
 
     def _mine(self, table: sa.Table) -> sa.ColumnElement[bool]:
