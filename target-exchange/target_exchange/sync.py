@@ -316,8 +316,10 @@ class SellToExchange:
             if found is None:
                 create.append(inc)
                 continue
-            self.report.match(inc.stream, inc.ref, **found.log_details())
-            log.info("matched %s to Exchange item (%s)", inc.ref, found.rule)
+            details = found.log_details()
+            self.report.match(inc.stream, inc.ref, **details)
+            # S4.2: the choice is logged with the candidates it beat.
+            log.info("matched %s to Exchange item: %s", inc.ref, details)
             matched.append(Pending(inc, str(found.candidate.id), None))
         return matched, create
 
@@ -333,7 +335,7 @@ class SellToExchange:
             planned: dict[int, tuple[Pending, Contact, MergeResult, Canonical, bool]] = {}
             for n, p in enumerate(pending):
                 item = current.get(p.item_id)
-                if not isinstance(item, Contact):
+                if not isinstance(item, Contact) or self._outside_private_folders(item):
                     if p.link is not None:
                         self._retire(p, "Exchange contact deleted")
                     else:
@@ -365,6 +367,13 @@ class SellToExchange:
                 log.info("%d change-key conflicts: re-reading and re-merging", len(retry))
             pending = retry
         return create
+
+    def _outside_private_folders(self, item: Contact) -> bool:
+        """S6: Outlook's Delete moves a contact to Deleted Items, and a server with immutable ids
+        (Exchange Online) keeps its id there; outside the private folders (S1.1) it is deleted
+        for the sync. The folder list is read once per run, only when a merge needs it."""
+        parent = item.parent_folder_id.id if item.parent_folder_id is not None else None
+        return parent is not None and parent not in {f.id for f in self.mailbox.folders()}
 
     def _plan_merge(self, p: Pending, item: Contact) -> tuple[MergeResult, Canonical, list[str]]:
         record = contact_to_record(item, folder_id="", folder_path="")
@@ -420,7 +429,11 @@ class SellToExchange:
         inc = p.incoming
         key = outcome.change_key if outcome is not None else item.changekey
         modified = None if wrote else iso(item.last_modified_time)
-        snapshot = self._snapshot(inc, xc, result.values, modified, key)
+        snapshot = _carry(
+            self._snapshot(inc, xc, result.values, modified, key),
+            p.link.snapshot if p.link is not None else None,
+            replaced_key=item.changekey if wrote else None,
+        )
         lost = self._lost_values(inc, item.id, result)
         if p.link is not None:
             self.ledger.save_snapshot(p.link.id, snapshot, overwritten=lost)
@@ -613,3 +626,18 @@ class SellToExchange:
             if inc.was_rejected:
                 self.ledger.clear_rejection(REJECTION_SIDE, inc.ref)
             self.report.count(inc.stream, "created")
+
+
+def _carry(new: Snapshot, old: Snapshot | None, replaced_key: str | None) -> Snapshot:
+    """The next snapshot of a link, keeping what target-sell-contacts remembers in it.
+
+    When we wrote, the change key of the item version we replaced is remembered: a late replay
+    of that version (S7.2) has no older time than the one stored here, only that key.
+    """
+    if old is None:
+        return new.evolve(exchange_superseded_key=replaced_key)
+    same_sell_version = iso_utc(new.sell_updated_at) == iso_utc(old.sell_updated_at)
+    return new.evolve(
+        exchange_superseded_key=replaced_key or old.exchange_superseded_key,
+        sell_superseded_values=old.sell_superseded_values if same_sell_version else None,
+    )
