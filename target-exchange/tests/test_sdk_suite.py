@@ -1,61 +1,13 @@
-"""Curated singer-sdk target suite (target-postgres pattern).
+"""singer-sdk's built-in target tests, curated for contact sync targets (contact_mapping.testing).
 
-Kept: the CLI prints, the protocol checks the SDK enforces for every target (record before
-schema, invalid schema, missing key property), and the canned streams. Every canned stream is a
-stream this target does not sync (like Meltano's ``config test`` stream): it must be accepted and
-ignored without a request. The config points at a closed port, so any attempt to reach Exchange
-would fail the test.
-
-Left out, with reasons:
-- ``TargetSchemaNoProperties`` / ``TargetRecordMissingRequiredProperty`` /
-  ``TargetRecordMissingOptionalFields``: warehouse semantics (empty tables, nullable columns)
-  with no counterpart in a contact sync; ``contacts``/``leads`` records with missing fields are
-  covered by the in-process rule tests (a missing field never clears Exchange, S5.4).
-- ``TargetMultipleStateMessages``: commented out in the SDK suite itself; STATE behaviour (none
-  past an unwritten record) is asserted by the crash and fault tests.
+The config points at a closed port: every canned stream must be ignored without reaching Exchange.
 """
 
 from __future__ import annotations
 
+from contact_mapping.testing import curated_target_suite
 from singer_sdk.testing import get_target_test_class
-from singer_sdk.testing.suites import SingerTestSuite
-from singer_sdk.testing.target_tests import (
-    TargetArrayData,
-    TargetCamelcaseComplexSchema,
-    TargetCamelcaseTest,
-    TargetCliPrintsTest,
-    TargetDuplicateRecords,
-    TargetEncodedStringData,
-    TargetInvalidSchemaTest,
-    TargetNoPrimaryKeys,
-    TargetOptionalAttributes,
-    TargetPrimaryKeyUpdates,
-    TargetRecordBeforeSchemaTest,
-    TargetRecordMissingKeyProperty,
-    TargetSchemaUpdates,
-    TargetSpecialCharsInAttributes,
-)
 from target_exchange.target import TargetExchange
-
-target_tests = SingerTestSuite(
-    kind="target",
-    tests=[
-        TargetCliPrintsTest,
-        TargetRecordBeforeSchemaTest,
-        TargetInvalidSchemaTest,
-        TargetRecordMissingKeyProperty,
-        TargetArrayData,
-        TargetCamelcaseComplexSchema,
-        TargetCamelcaseTest,
-        TargetDuplicateRecords,
-        TargetEncodedStringData,
-        TargetNoPrimaryKeys,
-        TargetOptionalAttributes,
-        TargetPrimaryKeyUpdates,
-        TargetSchemaUpdates,
-        TargetSpecialCharsInAttributes,
-    ],
-)
 
 TestTargetExchange = get_target_test_class(
     TargetExchange,
@@ -67,6 +19,6 @@ TestTargetExchange = get_target_test_class(
         "server_version": "15.1.2507.6",
         "ledger_url": "sqlite:///:memory:",
     },
-    custom_suites=[target_tests],
+    custom_suites=[curated_target_suite()],
     include_target_tests=False,
 )

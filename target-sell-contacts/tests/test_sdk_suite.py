@@ -1,60 +1,13 @@
-"""Curated singer-sdk target suite (target-postgres pattern).
+"""singer-sdk's built-in target tests, curated for contact sync targets (contact_mapping.testing).
 
-Kept: the CLI prints, the protocol checks the SDK enforces for every target (record before
-schema, invalid schema, missing key property), and the canned streams, which this target must
-accept and ignore without a request (every one of them is an unknown stream, as Meltano's
-``config test`` stream is). The config points at a closed port, so any attempt to reach Sell
-would fail the test.
-
-Left out, with reasons:
-- ``TargetSchemaNoProperties`` / ``TargetRecordMissingRequiredProperty`` /
-  ``TargetRecordMissingOptionalFields``: warehouse semantics (empty tables, nullable columns)
-  that a CRM loader has no counterpart for; covered for ``contacts`` by the in-process tests.
-- ``TargetMultipleStateMessages``: commented out in the SDK suite itself; our STATE behaviour
-  (none past an unwritten record) is asserted in test_crash.py and test_deletions_errors.py.
+The config points at a closed port: every canned stream must be ignored without reaching Sell.
 """
 
 from __future__ import annotations
 
+from contact_mapping.testing import curated_target_suite
 from singer_sdk.testing import get_target_test_class
-from singer_sdk.testing.suites import SingerTestSuite
-from singer_sdk.testing.target_tests import (
-    TargetArrayData,
-    TargetCamelcaseComplexSchema,
-    TargetCamelcaseTest,
-    TargetCliPrintsTest,
-    TargetDuplicateRecords,
-    TargetEncodedStringData,
-    TargetInvalidSchemaTest,
-    TargetNoPrimaryKeys,
-    TargetOptionalAttributes,
-    TargetPrimaryKeyUpdates,
-    TargetRecordBeforeSchemaTest,
-    TargetRecordMissingKeyProperty,
-    TargetSchemaUpdates,
-    TargetSpecialCharsInAttributes,
-)
 from target_sell_contacts.target import TargetSellContacts
-
-target_tests = SingerTestSuite(
-    kind="target",
-    tests=[
-        TargetCliPrintsTest,
-        TargetRecordBeforeSchemaTest,
-        TargetInvalidSchemaTest,
-        TargetRecordMissingKeyProperty,
-        TargetArrayData,
-        TargetCamelcaseComplexSchema,
-        TargetCamelcaseTest,
-        TargetDuplicateRecords,
-        TargetEncodedStringData,
-        TargetNoPrimaryKeys,
-        TargetOptionalAttributes,
-        TargetPrimaryKeyUpdates,
-        TargetSchemaUpdates,
-        TargetSpecialCharsInAttributes,
-    ],
-)
 
 TestTargetSellContacts = get_target_test_class(
     TargetSellContacts,
@@ -64,6 +17,6 @@ TestTargetSellContacts = get_target_test_class(
         "ledger_url": "sqlite:///:memory:",
         "max_retries": 0,
     },
-    custom_suites=[target_tests],
+    custom_suites=[curated_target_suite()],
     include_target_tests=False,
 )
