@@ -167,14 +167,15 @@ class EwsWriter:
 
     # -- reads -------------------------------------------------------------------------------
     def fetch(self, item_ids: Sequence[str]) -> dict[str, Contact | Exception]:
-        """Current items by id (GetItem, only the fields the sync needs); gone ones map to
+        """Current items by id (GetItem, only the fields the sync needs, and the parent folder:
+        an item moved out of the private folders counts as deleted); gone ones map to
         ``ErrorItemNotFound``."""
         out: dict[str, Contact | Exception] = {}
         unique = list(dict.fromkeys(item_ids))
         for chunk in chunks(unique):
             results = self.account.fetch(
                 ids=[ItemId(id=i) for i in chunk],
-                only_fields=list(FETCH_FIELDS),
+                only_fields=[*FETCH_FIELDS, "parent_folder_id"],
                 chunk_size=CHUNK_SIZE,
             )
             for item_id, result in zip(chunk, results, strict=True):
