@@ -152,7 +152,7 @@ def test_untrusted_certificate_is_a_tls_error_naming_ca_bundle(self_signed) -> N
 
 def test_account_is_delegate_with_bounded_fault_tolerance_and_fresh_protocol() -> None:
     url = "http://127.0.0.1:9/EWS/Exchange.asmx"
-    first = connection.connect(config(url), probe=False, max_wait=30)
+    first = connection.connect(config(url, retry_max_wait=30), probe=False)
     assert first.access_type == DELEGATE
     policy = first.protocol.retry_policy
     assert isinstance(policy, connection.SyncRetryPolicy)
@@ -160,7 +160,7 @@ def test_account_is_delegate_with_bounded_fault_tolerance_and_fresh_protocol() -
     assert not policy.fail_fast
     # exchangelib caches protocols by (endpoint, credentials): a new connect must not inherit
     # the old retry policy, and disconnect must forget the cached protocol.
-    second = connection.connect(config(url), probe=False, max_wait=60)
+    second = connection.connect(config(url, retry_max_wait=60), probe=False)
     assert second.protocol is not first.protocol
     assert second.protocol.retry_policy.max_wait == 60
     connection.disconnect(second)

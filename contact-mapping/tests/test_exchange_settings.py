@@ -33,11 +33,13 @@ def test_schema_fragment_lists_spec_settings_and_flags_secrets() -> None:
         "server_version",
         "verify_ssl",
         "ca_bundle",
+        "retry_max_wait",
     ]
     secret = {name for name, p in props.items() if p.get("secret")}
     assert secret == {"password", "client_secret", "access_token"}
     assert schema["required"] == ["primary_smtp_address"]
     assert props["auth_type"]["enum"] == ["basic", "ntlm", "oauth2"]
+    assert props["retry_max_wait"]["default"] == 300.0
 
 
 def test_minimal_basic_settings_default_username_and_endpoint() -> None:
@@ -71,6 +73,13 @@ def test_oauth2_with_token_or_client_credentials() -> None:
         "tenant_id": "t",
     }
     assert ExchangeSettings.from_config(client).client_id == "c"
+
+
+def test_retry_max_wait_defaults_to_300_and_takes_numbers() -> None:
+    assert ExchangeSettings.from_config(BASE).retry_max_wait == 300.0
+    assert ExchangeSettings.from_config({**BASE, "retry_max_wait": 2.5}).retry_max_wait == 2.5
+    assert ExchangeSettings.from_config({**BASE, "retry_max_wait": "60"}).retry_max_wait == 60.0
+    assert ExchangeSettings.from_config({**BASE, "retry_max_wait": 86400}).retry_max_wait == 86400
 
 
 def test_server_version_is_parsed() -> None:
@@ -113,6 +122,11 @@ BAD = [
     ({**BASE, "server_version": "fifteen"}, "server_version"),
     ({**BASE, "ca_bundle": "/nonexistent/ca.pem"}, "ca_bundle"),
     ({**BASE, "ca_bundle": __file__, "verify_ssl": False}, "ca_bundle"),
+    ({**BASE, "retry_max_wait": 0}, "retry_max_wait"),
+    ({**BASE, "retry_max_wait": -5}, "retry_max_wait"),
+    ({**BASE, "retry_max_wait": 86401}, "retry_max_wait"),
+    ({**BASE, "retry_max_wait": "five minutes"}, "retry_max_wait"),
+    ({**BASE, "retry_max_wait": float("nan")}, "retry_max_wait"),
 ]
 
 

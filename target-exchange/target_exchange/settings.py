@@ -1,4 +1,8 @@
-"""Settings of target-exchange (SPEC §3): the shared Exchange connection fragment plus our own."""
+"""Settings of target-exchange (SPEC §3): the shared Exchange connection fragment plus our own.
+
+``retry_max_wait`` belongs to the shared fragment (``ExchangeSettings.retry_max_wait``): the
+bound holds for tap-exchange-contacts and for the connection probe alike.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,6 @@ from contact_mapping.exchange.errors import ExchangeSetupError
 from contact_mapping.exchange.settings import ExchangeSettings, connection_settings
 from contact_mapping.target_settings import DEFAULT_REGION, DEFAULT_TENANT, target_settings
 from singer_sdk import typing as th
-
-DEFAULT_RETRY_MAX_WAIT = 300.0
 
 
 def config_schema() -> dict[str, Any]:
@@ -27,15 +29,6 @@ def config_schema() -> dict[str, Any]:
             ),
         ),
         *target_settings(),  # tenant, ledger_url, report_path, default_region (shared)
-        th.Property(
-            "retry_max_wait",
-            th.NumberType,
-            default=DEFAULT_RETRY_MAX_WAIT,
-            description=(
-                "Longest total back-off (seconds) when Exchange answers ErrorServerBusy or is "
-                "unreachable; after it the run fails without emitting STATE past unwritten records."
-            ),
-        ),
     ):
         props.append(prop)
     return props.to_dict()
@@ -58,7 +51,6 @@ class TargetSettings:
     ledger_url: str | None
     report_path: str | None
     default_region: str
-    retry_max_wait: float = DEFAULT_RETRY_MAX_WAIT
 
     def __repr__(self) -> str:
         return (
@@ -85,14 +77,6 @@ class TargetSettings:
             msg = "Setting 'default_region': must be a two-letter region code like US or DE."
             raise ExchangeSetupError(msg, setting="default_region")
         tenant = _text(config, "tenant") or DEFAULT_TENANT
-        raw_wait = config.get("retry_max_wait")
-        try:
-            retry_max_wait = float(DEFAULT_RETRY_MAX_WAIT if raw_wait is None else raw_wait)
-        except (TypeError, ValueError):
-            retry_max_wait = -1.0
-        if not 0 < retry_max_wait <= 86_400:
-            msg = "Setting 'retry_max_wait': seconds between 0 and 86400, e.g. 300."
-            raise ExchangeSetupError(msg, setting="retry_max_wait")
         settings = cls(
             exchange=exchange,
             folder=_text(config, "folder"),
@@ -100,7 +84,6 @@ class TargetSettings:
             ledger_url=_text(config, "ledger_url"),
             report_path=_text(config, "report_path"),
             default_region=region,
-            retry_max_wait=retry_max_wait,
         )
         if settings.folder and not settings.folder_path:
             msg = "Setting 'folder': name a folder below Contacts, e.g. 'Sell'."

@@ -17,7 +17,6 @@ from contact_mapping.ledger_url import ledger_url
 from contact_mapping.report import ProgressTicker, RunReport
 from singer_sdk import Sink, Target
 
-from . import retry
 from .categories import sync_master_list
 from .mailbox_index import Mailbox
 from .retag import retag_renamed
@@ -61,8 +60,7 @@ class TargetExchange(Target):
 
     def _start(self) -> SellToExchange:
         settings = self.settings
-        account = connect(settings.exchange, max_wait=settings.retry_max_wait)
-        retry.install(account, settings.retry_max_wait)
+        account = connect(settings.exchange)  # bounded by retry_max_wait from the probe on
         self._account = account
         self._ledger = Ledger(ledger_url(settings.ledger_url), settings.tenant)
         self._run_id = self._ledger.start_run(self.name)

@@ -19,9 +19,9 @@ aborts the whole chunk although the server may have processed every item of it (
   resolves the item through the Sell-link property and resends only what is missing.
 
 Transient failures (``ErrorServerBusy`` and friends) are retried inside exchangelib by the
-connection's retry policy, which honours the server's back-off and gives up after ``max_wait``
-(``RateLimitError``); anything transient that still reaches us is re-raised, so the run fails and
-no STATE moves past an unwritten record (S10.2).
+connection's retry policy, which honours the server's back-off and gives up once a busy spell
+has cost ``retry_max_wait`` seconds (``RateLimitError``); anything transient that still reaches
+us is re-raised, so the run fails and no STATE moves past an unwritten record (S10.2).
 """
 
 from __future__ import annotations

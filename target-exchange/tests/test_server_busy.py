@@ -71,8 +71,9 @@ def test_busy_server_run_ends_like_a_fault_free_run(ews, tmp_path):
 
 
 def test_server_that_stays_busy_fails_the_run_within_retry_max_wait(tmp_path):
-    # Busy 19 times in 20 (seeded, so the same spells every time): the connection probe gets
-    # through eventually, then a spell longer than retry_max_wait ends the run.
+    # Busy 19 times in 20 (seeded, so the same spells every time). The shared retry policy
+    # bounds every request from the connection probe on; the first spell longer than
+    # retry_max_wait ends the run (the bound itself: contact-mapping's test_exchange_retry_policy).
     args = ["--mailbox", f"{MAILBOX}:{PASSWORD}", "--fault-rate", "0.95"]
     args += ["--fault-kinds", "server_busy", "--backoff-ms", "100"]
     with running_sandbox("ews-sandbox", args) as busy_ews:

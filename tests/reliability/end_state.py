@@ -169,7 +169,7 @@ def exchange_config(ews: Any, mailbox: str) -> dict[str, Any]:
 def exchange_contacts(ews: Any, mailbox: str) -> list[dict[str, Any]]:
     """Every contact of the private folders as a tap ``contacts`` record."""
     link_property.register()
-    account = connect(exchange_config(ews, mailbox), max_wait=120)
+    account = connect({**exchange_config(ews, mailbox), "retry_max_wait": 120})
     try:
         out = []
         for folder in private_contact_folders(account):

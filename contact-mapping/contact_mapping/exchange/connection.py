@@ -4,9 +4,10 @@ Why each choice:
 - ``access_type=DELEGATE`` always: without it exchangelib defaults to IMPERSONATION when the
   credentials sit in the ``Configuration`` (reference §0.10), and the sync must only act as the
   mailbox owner on their own mailbox (SPEC S1.1, S11).
-- ``SyncRetryPolicy``: exchangelib's default ``FailFast`` ignores ``ErrorServerBusy`` back-off
-  hints (S10.2). Plain ``FaultTolerance`` treats *every* 401 as throttling and would retry bad
-  credentials for up to ``max_wait``; ours fails on a 401 until the server has once accepted us.
+- ``SyncRetryPolicy`` (``retry_policy``) from the very first request: it honours the server's
+  ``ErrorServerBusy`` back-off (S10.2), fails on a 401 until the server has once accepted us, and
+  bounds the total back-off of a busy spell by setting ``retry_max_wait``, so neither the probe
+  nor a run hangs on a server that stays busy.
 - A probe request (``GetFolder root``) right away, so bad credentials, an unreachable host, a TLS
   failure or a wrong mailbox surface as one clear ``ExchangeSetupError`` before any record.
 - exchangelib caches protocols process-wide by (endpoint, credentials) and would silently reuse
@@ -33,7 +34,6 @@ from exchangelib import (
     Build,
     Configuration,
     Credentials,
-    FaultTolerance,
     OAuth2AuthorizationCodeCredentials,
     OAuth2Credentials,
     Version,
@@ -55,6 +55,7 @@ from oauthlib.oauth2 import OAuth2Error, OAuth2Token
 
 from . import transport
 from .errors import ExchangeSetupError
+from .retry_policy import SyncRetryPolicy
 from .settings import ExchangeSettings, is_loopback
 
 log = logging.getLogger(__name__)
@@ -84,24 +85,7 @@ logging.getLogger("exchangelib.util").addFilter(_RedactHeaders())
 for _name in ("requests_oauthlib", "oauthlib"):
     logging.getLogger(_name).setLevel(max(logging.getLogger(_name).level, logging.INFO))
 
-DEFAULT_MAX_WAIT = 300.0
-"""Longest single back-off (seconds) we accept from the server before failing the run."""
-
 _AUTH_TYPES = {"basic": BASIC, "ntlm": NTLM, "oauth2": OAUTH2}
-
-
-class SyncRetryPolicy(FaultTolerance):
-    """``FaultTolerance`` whose 401 means "bad credentials" until the first accepted response."""
-
-    def __init__(self, max_wait: float = DEFAULT_MAX_WAIT) -> None:
-        super().__init__(max_wait=max_wait)
-        self.authenticated = False
-
-    def raise_response_errors(self, response):  # type: ignore[override]
-        if response.status_code == 401 and not self.authenticated:
-            raise UnauthorizedError(f"HTTP 401 from {response.url}")
-        super().raise_response_errors(response)
-        self.authenticated = True
 
 
 def _credentials(settings: ExchangeSettings):
@@ -227,10 +211,13 @@ def explain(exc: BaseException, settings: ExchangeSettings, where: str) -> Excha
 def connect(
     config: Mapping[str, Any] | ExchangeSettings,
     *,
-    max_wait: float = DEFAULT_MAX_WAIT,
     probe: bool = True,
 ) -> Account:
-    """Build the account and, with ``probe``, prove it works with one ``GetFolder root``."""
+    """Build the account and, with ``probe``, prove it works with one ``GetFolder root``.
+
+    A server that stays busy (or a back-off longer than ``retry_max_wait``) raises
+    ``RateLimitError``: transient, so it is not turned into a setup error.
+    """
     raw = None if isinstance(config, ExchangeSettings) else config
     settings = (
         config if isinstance(config, ExchangeSettings) else ExchangeSettings.from_config(config)
@@ -259,7 +246,7 @@ def connect(
         service_endpoint=settings.service_endpoint,
         auth_type=_AUTH_TYPES[settings.auth_type],
         version=_version(settings),
-        retry_policy=SyncRetryPolicy(max_wait=max_wait),
+        retry_policy=SyncRetryPolicy(settings.retry_max_wait),
     )
     account: Account | None = None
     try:
@@ -284,6 +271,7 @@ def connect(
         if probe:
             _ = account.root
     except RateLimitError:
+        disconnect(account)
         raise
     except ExchangeSetupError:
         raise

@@ -22,6 +22,8 @@ from .errors import ExchangeSetupError
 AUTH_TYPES = ("basic", "ntlm", "oauth2")
 SECRET_SETTINGS = ("password", "client_secret", "access_token")
 _BUILD_RE = re.compile(r"^\d+(\.\d+){1,3}$")
+DEFAULT_RETRY_MAX_WAIT = 300.0
+MAX_RETRY_MAX_WAIT = 86_400.0
 
 
 def connection_settings() -> th.PropertiesList:
@@ -92,6 +94,16 @@ def connection_settings() -> th.PropertiesList:
         th.Property(
             "ca_bundle", th.StringType, description="Path to a PEM CA bundle for a private CA."
         ),
+        th.Property(
+            "retry_max_wait",
+            th.NumberType,
+            default=DEFAULT_RETRY_MAX_WAIT,
+            description=(
+                "Longest total back-off (seconds) while Exchange stays busy (ErrorServerBusy, "
+                "transient errors); after it the run fails without emitting STATE past "
+                "unfinished work."
+            ),
+        ),
     )
 
 
@@ -128,6 +140,7 @@ class ExchangeSettings:
     server_version: tuple[int, ...] | None
     verify_ssl: bool
     ca_bundle: str | None
+    retry_max_wait: float = DEFAULT_RETRY_MAX_WAIT
 
     def __repr__(self) -> str:
         return (
@@ -235,6 +248,14 @@ class ExchangeSettings:
                 raise fail("ca_bundle", "is not a readable file.")
             ca_bundle = str(ca_bundle)
 
+        raw_wait = config.get("retry_max_wait")
+        try:
+            retry_max_wait = float(DEFAULT_RETRY_MAX_WAIT if raw_wait is None else raw_wait)
+        except (TypeError, ValueError):
+            retry_max_wait = -1.0
+        if not 0 < retry_max_wait <= MAX_RETRY_MAX_WAIT:
+            raise fail("retry_max_wait", "seconds between 0 and 86400, e.g. 300.")
+
         return cls(
             primary_smtp_address=address,
             auth_type=auth_type,
@@ -249,4 +270,5 @@ class ExchangeSettings:
             server_version=build,
             verify_ssl=verify_ssl,
             ca_bundle=ca_bundle,
+            retry_max_wait=retry_max_wait,
         )
