@@ -8,6 +8,8 @@ from sandbox_common import add_common_arguments, serve
 
 # Kinds of injected faults (kept here so --help needs no heavy imports).
 FAULT_KINDS = ("server_busy", "http_503", "drop_before", "drop_after", "slow")
+# Password schemes for --mailbox; Bearer comes with --oauth-token whatever this says.
+AUTH_SCHEMES = ("basic", "ntlm")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,8 +22,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--mailbox",
         action="append",
         metavar="ADDRESS:PASSWORD",
-        help="a mailbox (tenant) with Basic credentials; repeatable. "
+        help="a mailbox (tenant) and its password, for the --auth schemes; repeatable. "
         "Default: demo@example.com:demo-password",
+    )
+    parser.add_argument(
+        "--auth",
+        default="basic",
+        metavar="SCHEMES",
+        help=f"comma-separated subset of {','.join(AUTH_SCHEMES)} accepted for --mailbox "
+        "passwords and offered on 401 (default: basic); ntlm authenticates the TCP connection",
     )
     parser.add_argument(
         "--oauth-token",

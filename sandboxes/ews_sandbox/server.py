@@ -20,9 +20,10 @@ from sandbox_common import FaultInjector, RequestStats, add_sandbox_routes
 from sandbox_common.serve import latency_middleware
 
 from ews_sandbox import ops_config, ops_folders, ops_items, ops_misc, ops_sync, soap
-from ews_sandbox.cli import FAULT_KINDS
+from ews_sandbox.cli import AUTH_SCHEMES, FAULT_KINDS
 from ews_sandbox.context import Context
 from ews_sandbox.errors import SoapFaultError
+from ews_sandbox.ntlm import NtlmAuthenticator, NtlmRejectedError
 from ews_sandbox.seed import populate
 from ews_sandbox.store import Mailbox
 from ews_sandbox.xml import PARSER, SOAP_NS, T_NS, elements, local
@@ -158,6 +159,8 @@ class SandboxState:
     faults: FaultInjector
     backoff_ms: int = 500
     slow_ms: int = 1500
+    basic: bool = True
+    ntlm: NtlmAuthenticator | None = None
     record_dir: Path | None = None
     tags: set[bytes] = field(default_factory=set)
     _counter: itertools.count = field(default_factory=lambda: itertools.count(1))
@@ -169,17 +172,25 @@ class SandboxState:
             path.write_bytes(payload)
 
 
-def _unauthorized(bearer: bool = False) -> web.Response:
-    challenge = (
-        f'Bearer realm="{REALM}", error="invalid_token"' if bearer else f'Basic realm="{REALM}"'
-    )
-    return web.Response(
-        status=401, headers={"WWW-Authenticate": challenge}, text="401 Unauthorized"
-    )
+def _unauthorized(
+    state: SandboxState, bearer: bool = False, ntlm_challenge: bytes | None = None
+) -> web.Response:
+    """401 with one WWW-Authenticate header per offered scheme (NTLM before Basic, as IIS)."""
+    headers: list[tuple[str, str]] = []
+    if ntlm_challenge is not None:
+        headers.append(("WWW-Authenticate", "NTLM " + base64.b64encode(ntlm_challenge).decode()))
+    elif bearer:
+        headers.append(("WWW-Authenticate", f'Bearer realm="{REALM}", error="invalid_token"'))
+    else:
+        if state.ntlm is not None:
+            headers.append(("WWW-Authenticate", "NTLM"))
+        if state.basic:
+            headers.append(("WWW-Authenticate", f'Basic realm="{REALM}"'))
+    return web.Response(status=401, headers=headers, text="401 Unauthorized")
 
 
 def authenticate(state: SandboxState, header: str | None) -> Mailbox | None:
-    """The mailbox the Authorization header proves, or None. Secrets are never logged."""
+    """The mailbox a Basic or Bearer Authorization header proves, or None. Never logs secrets."""
     if not header:
         return None
     scheme, _, credentials = header.partition(" ")
@@ -188,7 +199,7 @@ def authenticate(state: SandboxState, header: str | None) -> Mailbox | None:
             if hmac.compare_digest(token.encode(), credentials.strip().encode()):
                 return mailbox
         return None
-    if scheme.lower() != "basic":
+    if scheme.lower() != "basic" or not state.basic:
         return None
     try:
         user, _, password = base64.b64decode(credentials.strip()).decode().partition(":")
@@ -247,11 +258,25 @@ async def handle_soap(request: web.Request) -> web.StreamResponse:
         return _soap_response(state, "Fault", soap.fault(err), 500)
     operation = local(operation_el)
     write = operation in WRITE_OPERATIONS
-    mailbox = authenticate(state, request.headers.get("Authorization"))
+    header = request.headers.get("Authorization")
+    scheme, _, credentials = (header or "").partition(" ")
+    mailbox: Mailbox | None = None
+    if state.ntlm is not None and scheme.lower() == "ntlm":
+        try:
+            answer = state.ntlm.step(request.transport, credentials)
+        except NtlmRejectedError:
+            answer = None
+        if isinstance(answer, bytes):
+            state.stats.record(operation, write=write)
+            return _unauthorized(state, ntlm_challenge=answer)
+        mailbox = answer
+    elif header:
+        mailbox = authenticate(state, header)
+    elif state.ntlm is not None:  # requests after the handshake carry no Authorization
+        mailbox = state.ntlm.authenticated(request.transport)
     if mailbox is None:
         state.stats.record(operation, write=write)
-        bearer = request.headers.get("Authorization", "").lower().startswith("bearer")
-        return _unauthorized(bearer)
+        return _unauthorized(state, bearer=scheme.lower() == "bearer")
     state.stats.record(operation, write=write, tenant=mailbox.address)
 
     fault = state.faults.draw()
@@ -313,6 +338,15 @@ def parse_pairs(values: list[str] | None, flag: str) -> list[tuple[str, str]]:
     return pairs
 
 
+def _auth_schemes(text: str) -> set[str]:
+    schemes = {s.strip().lower() for s in text.split(",") if s.strip()}
+    unknown = sorted(schemes - set(AUTH_SCHEMES))
+    if unknown or not schemes:
+        msg = f"--auth: expected a comma-separated subset of {','.join(AUTH_SCHEMES)}, got {text!r}"
+        raise SystemExit(msg)
+    return schemes
+
+
 def _fault_kinds(text: str) -> list[str]:
     kinds = [k.strip() for k in text.split(",") if k.strip()]
     unknown = sorted(set(kinds) - set(FAULT_KINDS))
@@ -323,6 +357,7 @@ def _fault_kinds(text: str) -> list[str]:
 
 
 def build_state(args: argparse.Namespace) -> SandboxState:
+    schemes = _auth_schemes(args.auth)
     mailboxes: dict[str, Mailbox] = {}
     for address, password in parse_pairs(args.mailbox, "--mailbox") or [
         ("demo@example.com", "demo-password")
@@ -344,6 +379,8 @@ def build_state(args: argparse.Namespace) -> SandboxState:
         faults=FaultInjector(args.fault_rate, _fault_kinds(args.fault_kinds), seed=args.seed or 0),
         backoff_ms=args.backoff_ms,
         slow_ms=args.slow_ms,
+        basic="basic" in schemes,
+        ntlm=NtlmAuthenticator(mailboxes) if "ntlm" in schemes else None,
         record_dir=record_dir,
         tags={m.tag for m in mailboxes.values()},
     )
@@ -355,6 +392,12 @@ def create_app(args: argparse.Namespace) -> web.Application:
         middlewares=[latency_middleware(args.latency_ms)], client_max_size=64 * 1024 * 1024
     )
     app[STATE_KEY] = state
+
+    async def remove_ntlm_user_file(_app: web.Application) -> None:
+        if state.ntlm is not None:
+            state.ntlm.close()
+
+    app.on_cleanup.append(remove_ntlm_user_file)
     add_sandbox_routes(app, state.stats)
     app.router.add_post(ENDPOINT, handle_soap)
     app.router.add_post(ENDPOINT.lower(), handle_soap)
