@@ -8,15 +8,25 @@ process (``BaseProtocol.HTTP_ADAPTER_CLS``), so two things cannot be set per acc
   resets at once (``ErrorTimeoutExpired``), which would fail a run on one blip (S10.2). urllib3's
   ``Retry`` does it here, but only for EWS operations that read: a POST that changes the mailbox
   is never sent twice by this layer (its answer may have been lost after the write happened).
+- NTLM authenticates the TCP connection: the last handshake leg (``Authorization: NTLM <type 3>``,
+  which carries the request itself) re-sent on a new connection answers the challenge of a
+  connection that is gone, so the server says 401 and the run would fail with "rejected the
+  credentials". A read whose type 3 is dropped is instead sent again without that header, and the
+  401 it gets goes back to the auth hook (requests_ntlm), which runs a fresh handshake on the new
+  connection. (A dropped type 1 is simply re-sent: the challenge then comes on the new one.)
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 import threading
 
 import requests.adapters
+import requests.exceptions
 from exchangelib.protocol import BaseProtocol
+from requests.hooks import dispatch_hook
 from urllib3.util.retry import Retry
 
 _lock = threading.Lock()
@@ -42,6 +52,8 @@ READ_RETRY = Retry(
     total=3, connect=3, read=3, status=0, other=0, allowed_methods=None, backoff_factor=0.5
 )
 NO_RETRY = Retry(total=0, read=False)
+NTLM_AUTHENTICATE = b"NTLMSSP\x00\x03\x00\x00\x00"  # signature + message type 3
+HANDSHAKE_RESTARTS = 3  # per request, like the three read retries
 
 
 def operation_of(body: bytes | str | None) -> str | None:
@@ -53,16 +65,45 @@ def operation_of(body: bytes | str | None) -> str | None:
     return match.group(1).decode("ascii") if match else None
 
 
+def ntlm_authenticate_leg(request: requests.PreparedRequest) -> bool:
+    """True when the request carries an NTLM type 3, valid only on its own connection."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() not in ("ntlm", "negotiate"):  # requests_ntlm answers either with NTLM
+        return False
+    try:
+        return base64.b64decode(token.strip()[:20]).startswith(NTLM_AUTHENTICATE)
+    except (binascii.Error, ValueError):
+        return False
+
+
 class EndpointAdapter(requests.adapters.HTTPAdapter):
     """Registered ``verify`` for the URL, and read-only retries (see module docstring)."""
+
+    _restarts = 0
 
     def send(self, request, *args, **kwargs):  # type: ignore[override]
         # requests calls send(request, stream=, timeout=, verify=, cert=, proxies=) by keyword.
         kwargs["verify"] = policy_for(request.url or "", default=kwargs.get("verify", True))
         # One connection per adapter and one thread per session in exchangelib: safe to set.
         read = operation_of(request.body) in READ_OPERATIONS
-        self.max_retries = READ_RETRY if read else NO_RETRY
-        return super().send(request, *args, **kwargs)
+        if not (read and ntlm_authenticate_leg(request)):
+            self.max_retries = READ_RETRY if read else NO_RETRY
+            return super().send(request, *args, **kwargs)
+        self.max_retries = NO_RETRY
+        try:
+            return super().send(request, *args, **kwargs)
+        except requests.exceptions.ConnectionError:
+            if self._restarts >= HANDSHAKE_RESTARTS:
+                raise
+        # The connection and its handshake are gone: start over, as for a dropped plain read.
+        fresh = request.copy()
+        del fresh.headers["Authorization"]
+        self._restarts += 1
+        try:
+            response = self.send(fresh, *args, **kwargs)
+            return dispatch_hook("response", fresh.hooks, response, **kwargs)
+        finally:
+            self._restarts -= 1
 
 
 def policy_for(url: str, *, default: bool | str = True) -> bool | str:
