@@ -66,11 +66,6 @@ def test_tap_reads_contacts_over_ntlm(ews_ntlm, caplog) -> None:
     assert PASSWORD not in caplog.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pyspnego logs every NTLM message at DEBUG (logger 'spnego'); connection.py must raise "
-    "that logger to INFO as it does for oauthlib - pending, that file is being reworked",
-)
 def test_no_ntlm_message_in_debug_logs(ews_ntlm, caplog) -> None:
     """A logged type 2 + type 3 pair is a NetNTLMv2 hash, crackable offline like a password."""
     caplog.set_level(logging.DEBUG)

@@ -81,8 +81,9 @@ class _RedactHeaders(logging.Filter):
 
 
 logging.getLogger("exchangelib.util").addFilter(_RedactHeaders())
-# requests-oauthlib and oauthlib log token request bodies (client_secret) and tokens at DEBUG.
-for _name in ("requests_oauthlib", "oauthlib"):
+# requests-oauthlib and oauthlib log token request bodies (client_secret) and tokens at DEBUG;
+# pyspnego logs every NTLM message, and a challenge + response pair is crackable offline.
+for _name in ("requests_oauthlib", "oauthlib", "spnego"):
     logging.getLogger(_name).setLevel(max(logging.getLogger(_name).level, logging.INFO))
 
 _AUTH_TYPES = {"basic": BASIC, "ntlm": NTLM, "oauth2": OAUTH2}
