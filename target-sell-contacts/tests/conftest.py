@@ -126,74 +126,15 @@ import itertools  # noqa: E402
 from contextlib import redirect_stdout  # noqa: E402
 from datetime import UTC, datetime, timedelta  # noqa: E402
 
-import requests  # noqa: E402
 from contact_mapping.exchange.records import contact_schema  # noqa: E402
+from sandbox_common.clock import wait_past as _wait_past  # noqa: E402
 from sandbox_common.process import running_sandbox  # noqa: E402
+from sell_sandbox.client import SellSandboxClient  # noqa: E402
 from target_sell_contacts.target import TargetSellContacts  # noqa: E402
 
 TOKENS = [f"{i:02d}" + "k" * 62 for i in range(40)]
 SCHEMA = contact_schema().to_dict()
 _serial = itertools.count(1)
-
-
-class SellApi:
-    """Direct access to one sandbox tenant, to seed Sell and to look at what the target wrote."""
-
-    def __init__(self, sandbox: Any, token: str) -> None:
-        self.sandbox = sandbox
-        self.base_url = sandbox.base_url
-        self.token = token
-        self.session = requests.Session()
-        self.session.headers.update(
-            {"Authorization": f"Bearer {token}", "Accept": "application/json", "User-Agent": "t"}
-        )
-
-    def _url(self, path: str) -> str:
-        return f"{self.base_url}/v2/{path}"
-
-    def create(self, path: str, **data: Any) -> dict:
-        r = self.session.post(self._url(path), json={"data": data})
-        r.raise_for_status()
-        return r.json()["data"]
-
-    def update(self, path: str, ident: int, **data: Any) -> dict:
-        r = self.session.put(self._url(f"{path}/{ident}"), json={"data": data})
-        r.raise_for_status()
-        return r.json()["data"]
-
-    def delete(self, path: str, ident: int) -> None:
-        self.session.delete(self._url(f"{path}/{ident}")).raise_for_status()
-
-    def get(self, path: str, ident: int) -> dict:
-        r = self.session.get(self._url(f"{path}/{ident}"))
-        r.raise_for_status()
-        return r.json()["data"]
-
-    def all(self, path: str, **params: Any) -> list[dict]:
-        out: list[dict] = []
-        for page in range(1, 200):
-            r = self.session.get(self._url(path), params={"per_page": 100, "page": page, **params})
-            r.raise_for_status()
-            items = [i["data"] for i in r.json()["items"]]
-            out += items
-            if len(items) < 100:
-                return out
-        return out
-
-    def people(self) -> list[dict]:
-        return [c for c in self.all("contacts") if not c["is_organization"]]
-
-    def writes(self) -> dict[str, int]:
-        from sell_sandbox import tenant_key
-
-        tenant = self.sandbox.stats()["by_tenant"].get(tenant_key(self.token), {})
-        return tenant.get("writes", {})
-
-    def requests(self) -> int:
-        from sell_sandbox import tenant_key
-
-        tenant = self.sandbox.stats()["by_tenant"].get(tenant_key(self.token), {})
-        return tenant.get("total_reads", 0) + tenant.get("total_writes", 0)
 
 
 def exchange_record(ident: str | None = None, **fields: Any) -> dict:
@@ -266,8 +207,9 @@ class TargetRun:
 
 @dataclass
 class Tenant:
-    api: SellApi
+    api: SellSandboxClient  # seeds Sell and shows what the target wrote
     config: dict
+    sandbox: Any  # the sell-sandbox process: whole-sandbox stats() and reset()
 
     def run(self, records: list[dict] | str, **overrides: Any) -> TargetRun:
         config = {**self.config, **overrides}
@@ -350,7 +292,7 @@ def tenant_for(sandbox: Any, token: str, workdir: Path, **extra: Any) -> Tenant:
         "max_retries": 3,
         **extra,
     }
-    return Tenant(SellApi(sandbox, token), config)
+    return Tenant(SellSandboxClient(sandbox.base_url, token), config, sandbox)
 
 
 @pytest.fixture(scope="session")
@@ -365,21 +307,7 @@ def spare_token() -> str:
     return "zz" + "q" * 62
 
 
-@pytest.fixture(scope="session")
-def sell_api_factory() -> Callable[[Any, str], SellApi]:
-    return SellApi
-
-
-def _wait_past(stamp: str) -> None:
-    """Wait (bounded) until the wall clock is past the second of a Sell ``updated_at``."""
-    import time
-
-    moment = datetime.fromisoformat(stamp.replace("Z", "+00:00")) + timedelta(seconds=1)
-    deadline = time.monotonic() + 5
-    while datetime.now(UTC) <= moment and time.monotonic() < deadline:
-        time.sleep(0.05)
-
-
 @pytest.fixture
 def wait_past() -> Callable[[str], None]:
+    """Wait (bounded) until the wall clock is past the second of a Sell ``updated_at``."""
     return _wait_past

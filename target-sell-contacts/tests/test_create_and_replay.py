@@ -46,7 +46,7 @@ def test_replay_makes_no_write(tenant, make_record) -> None:
     ]
     tenant.run(records)
     assert len(tenant.api.people()) == 5
-    tenant.api.sandbox.reset()
+    tenant.sandbox.reset()
     again = tenant.run(records)
     assert tenant.api.writes() == {}
     assert again.count("unchanged") == 5

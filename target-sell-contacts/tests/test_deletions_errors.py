@@ -27,7 +27,7 @@ def test_sell_record_deleted_after_linking_is_not_recreated(tenant, make_record)
     assert run.count("created") == 0
     assert tenant.api.people() == []
     # ...and stays retired on later changes.
-    tenant.api.sandbox.reset()
+    tenant.sandbox.reset()
     later = tenant.run([_edit(rec, job_title="Big boss")])
     assert tenant.api.writes() == {}
     assert later.count("created") == 0
@@ -38,7 +38,7 @@ def test_exchange_deletion_retires_link_and_keeps_sell_record(
 ) -> None:
     rec = make_record(given_name="Rae", surname="Reed")
     tenant.run([rec])
-    tenant.api.sandbox.reset()
+    tenant.sandbox.reset()
     run = tenant.run([make_deletion(rec["id"])])
     assert run.count("deletions_seen") == 1
     assert run.count("links_retired") == 1
@@ -57,7 +57,7 @@ def test_rejected_record_is_reported_and_the_others_land(tenant, make_record) ->
     assert "last_name" in rejected["reason"]
     assert run.states, "a rejection does not stop STATE"
     # Unchanged since rejected: not sent again. Changed: retried.
-    tenant.api.sandbox.reset()
+    tenant.sandbox.reset()
     tenant.run([bad])
     assert tenant.api.writes() == {}
     fixed = tenant.run([_edit(bad, surname="Fixed")])

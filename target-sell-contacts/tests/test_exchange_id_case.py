@@ -28,7 +28,7 @@ def test_ids_differing_only_in_case_each_get_their_own_contact(tenant, make_reco
     people = tenant.api.people()
     assert sorted(p["custom_fields"]["Exchange ID"] for p in people) == sorted(ids)
     assert sorted(p["email"] for p in people) == sorted(f"c{i}@case.example" for i in range(count))
-    tenant.api.sandbox.reset()
+    tenant.sandbox.reset()
     again = tenant.run(records)
     assert tenant.api.writes() == {}
     assert again.count("unchanged") == count

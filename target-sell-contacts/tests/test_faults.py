@@ -50,10 +50,10 @@ def test_every_contact_exactly_once_under_faults(faulty, make_record) -> None:
         if o["name"].startswith("Co ")
     )
     assert orgs == Counter({"Co 0": 1, "Co 1": 1, "Co 2": 1})
-    faults = faulty.api.sandbox.stats()["faults"]
+    faults = faulty.sandbox.stats()["faults"]
     assert sum(faults.values()) > 0, "the sandbox injected faults"
 
-    faulty.api.sandbox.reset()
+    faulty.sandbox.reset()
     again = faulty.run(records)
     assert again.count("unchanged") == 40
     assert faulty.api.writes() == {}

@@ -25,7 +25,7 @@ def _edit(rec: dict, minutes: float = 0, **changes) -> dict:
 def test_exchange_only_change_writes_only_that_field(tenant, make_record) -> None:
     rec, sell = _linked(tenant, make_record, given_name="Ida", surname="Irons", job_title="Dev")
     tenant.api.update("contacts", sell["id"], twitter="@ida", industry="Software")
-    tenant.api.sandbox.reset()
+    tenant.sandbox.reset()
     run = tenant.run([_edit(rec, job_title="Lead Dev")])
     assert run.count("updated") == 1
     assert tenant.api.writes() == {"PUT /v2/contacts/{id}": 1}
@@ -38,7 +38,7 @@ def test_exchange_only_change_writes_only_that_field(tenant, make_record) -> Non
 def test_sell_only_change_is_kept_without_a_write(tenant, make_record) -> None:
     rec, sell = _linked(tenant, make_record, given_name="Jo", surname="Jones", job_title="Dev")
     tenant.api.update("contacts", sell["id"], title="Architect")
-    tenant.api.sandbox.reset()
+    tenant.sandbox.reset()
     # Exchange changed something else (the body): only that goes to Sell; Sell's title stays.
     run = tenant.run([_edit(rec, body="note")])
     got = tenant.api.get("contacts", sell["id"])
@@ -151,8 +151,8 @@ def test_late_replay_of_an_older_version_writes_nothing(tenant, make_record) -> 
     rec, sell = _linked(tenant, make_record, given_name="Ola", surname="Old", job_title="Dev")
     tenant.run([_edit(rec, minutes=1, job_title="Lead Dev")])
     assert tenant.api.get("contacts", sell["id"])["title"] == "Lead Dev"
-    tenant.api.sandbox.reset()
+    tenant.sandbox.reset()
     run = tenant.run([rec])  # the first version again
-    assert tenant.api.sandbox.stats()["total_writes"] == 0
+    assert tenant.sandbox.stats()["total_writes"] == 0
     assert tenant.api.get("contacts", sell["id"])["title"] == "Lead Dev"
     assert run.count("unchanged") == 1

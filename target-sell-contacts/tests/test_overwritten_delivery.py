@@ -139,7 +139,7 @@ def test_exchange_value_that_lost_in_target_exchange_is_kept_in_sell(
                     )
                 ]
             )  # fmt: skip
-            tenant.api.sandbox.reset()
+            tenant.sandbox.reset()
             third = tenant.run(exchange_input("exchange-3.singer"))
             assert ledger.pending_overwritten() == []
             assert _kept_text(tenant.api, person["id"], with_field).count(line) == 1
