@@ -74,51 +74,6 @@ def tap_runner():
     return run_tap
 
 
-class SellApi:
-    """Just enough of a Sell client for tests to look at, and change, what the sandbox holds."""
-
-    def __init__(self, base_url: str, token: str) -> None:
-        import requests
-
-        self.base_url = base_url
-        self.session = requests.Session()
-        self.session.headers.update(
-            {"Authorization": f"Bearer {token}", "User-Agent": "tap-sell-tests"}
-        )
-
-    def all_ids(self, resource: str) -> list[int]:
-        """The sandbox's own listing (by id, every page)."""
-        ids: list[int] = []
-        for page in range(1, 10_000):
-            resp = self.session.get(
-                f"{self.base_url}/v2/{resource}",
-                params={"page": page, "per_page": 100, "sort_by": "id:asc"},
-                timeout=30,
-            )
-            resp.raise_for_status()
-            items = resp.json()["items"]
-            ids.extend(item["data"]["id"] for item in items)
-            if len(items) < 100:
-                return ids
-        raise AssertionError("listing did not end")
-
-    def update(self, resource: str, record_id: int, data: dict) -> dict:
-        resp = self.session.put(
-            f"{self.base_url}/v2/{resource}/{record_id}", json={"data": data}, timeout=30
-        )
-        resp.raise_for_status()
-        return resp.json()["data"]
-
-    def create(self, resource: str, data: dict) -> dict:
-        resp = self.session.post(f"{self.base_url}/v2/{resource}", json={"data": data}, timeout=30)
-        resp.raise_for_status()
-        return resp.json()["data"]
-
-    def delete(self, resource: str, record_id: int) -> None:
-        resp = self.session.delete(f"{self.base_url}/v2/{resource}/{record_id}", timeout=30)
-        resp.raise_for_status()
-
-
 @pytest.fixture(scope="session")
 def sell50():
     """A small account for the SDK's built-in suite (every stream has records)."""
@@ -134,8 +89,3 @@ def sell50():
     args += ["--custom-field", "lead:Referrer:string"]
     with running_sandbox("sell-sandbox", args) as sandbox:
         yield sandbox
-
-
-@pytest.fixture
-def sell_api_class() -> type[SellApi]:
-    return SellApi

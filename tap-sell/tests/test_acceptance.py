@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from sandbox_common.process import running_sandbox
+from sell_sandbox.client import SellSandboxClient
 from singer_sdk.exceptions import FatalAPIError
 from tap_sell.tap import TapSell
 
@@ -35,9 +36,8 @@ def sell2000():
 
 
 @pytest.fixture
-def api(sell2000, request):
-    api_class = request.getfixturevalue("sell_api_class")
-    return api_class(sell2000.base_url, TOKEN)
+def api(sell2000) -> SellSandboxClient:
+    return SellSandboxClient(sell2000.base_url, TOKEN)
 
 
 def assert_exactly_once(run, api) -> None:
@@ -71,7 +71,7 @@ def test_seed_2000_once_then_quiet_then_exactly_the_changes(sell2000, api, tap_r
 
     changed = [first.ids("contacts")[i] for i in (0, 7, 500, 1400, 1999)]
     for contact_id in changed:
-        api.update("contacts", contact_id, {"description": f"changed {contact_id}"})
+        api.update("contacts", contact_id, description=f"changed {contact_id}")
     after = tap_runner(config_for(sell2000), quiet.state)
     assert sorted(after.ids("contacts")) == sorted(changed)
     assert all(r["description"] == f"changed {r['id']}" for r in after.records["contacts"])

@@ -6,15 +6,12 @@ system directory (so its own ledger) and report path."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from contact_mapping.exchange import link_property
 from contact_mapping.exchange.connection import disconnect
 from contact_mapping.ledger import Ledger
@@ -22,8 +19,10 @@ from contact_mapping.ledger_url import default_ledger_url
 from exchangelib import Contact
 from exchangelib.errors import ErrorItemNotFound
 from exchangelib.indexed_properties import EmailAddress, PhoneNumber
+from sandbox_common.clock import wait_past
 from sandbox_common.meltano_project import MeltanoProject
 from sandbox_common.process import running_sandbox
+from sell_sandbox.client import SellSandboxClient
 
 from .conftest import MAILBOXES, PASSWORD, Env
 
@@ -35,42 +34,6 @@ OVERWRITTEN_FIELD = "Overwritten values"  # the demo environment's overwritten_v
 # MAILBOXES[-1] and [-2] belong to test_e2e_meltano.py and test_e2e_rules_meltano.py; the
 # in-process tests take theirs from index 0 up (conftest's ``env`` fixture).
 MATCH_MAILBOX, MERGE_MAILBOX, DELETE_MAILBOX = MAILBOXES[-3], MAILBOXES[-4], MAILBOXES[-5]
-
-
-def wait_past(stamp: str | datetime) -> None:
-    """Sell ``updated_at`` and Exchange ``LastModifiedTime`` have 1-second resolution: wait until
-    the clock is in a later second, so the next edit is strictly newer."""
-    if isinstance(stamp, str):
-        stamp = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    moment = stamp.timestamp() + 1.05
-    deadline = time.monotonic() + 5
-    while time.time() < moment and time.monotonic() < deadline:
-        time.sleep(0.05)
-
-
-class Sell:
-    """The Sell API as a salesperson's actions reach it."""
-
-    def __init__(self, base_url: str) -> None:
-        self.url = f"{base_url}/v2"
-        self.http = requests.Session()
-        self.http.headers.update({"Authorization": f"Bearer {TOKEN}", "Accept": "application/json"})
-
-    def call(self, method: str, path: str, data: dict | None = None) -> dict:
-        body = {"data": data} if data is not None else None
-        response = self.http.request(method, f"{self.url}{path}", json=body, timeout=30)
-        assert response.status_code < 300, response.text
-        return response.json()["data"] if response.content else {}
-
-    def person(self, first: str, last: str, **fields: Any) -> dict:
-        values = {"is_organization": False, "first_name": first, "last_name": last, **fields}
-        return self.call("POST", "/contacts", values)
-
-    def update(self, contact: dict, **fields: Any) -> dict:
-        return self.call("PUT", f"/contacts/{contact['id']}", fields)
-
-    def get(self, contact: dict) -> dict:
-        return self.call("GET", f"/contacts/{contact['id']}")
 
 
 class Outlook:
@@ -178,7 +141,9 @@ class Pipeline:
 
 
 @contextmanager
-def scenario(ews: Any, tmp_path: Path, mailbox: str) -> Iterator[tuple[Sell, Outlook, Pipeline]]:
+def scenario(
+    ews: Any, tmp_path: Path, mailbox: str
+) -> Iterator[tuple[SellSandboxClient, Outlook, Pipeline]]:
     """A Sell sandbox of the test's own, its mailbox on the module's EWS sandbox, and Meltano."""
     env = Env(ews, mailbox, tmp_path)
     with running_sandbox("sell-sandbox", ["--token", TOKEN, "--rate-limit", "0"]) as sandbox:
@@ -196,7 +161,15 @@ def scenario(ews: Any, tmp_path: Path, mailbox: str) -> Iterator[tuple[Sell, Out
                 "TAP_EXCHANGE_CONTACTS_CATEGORIES": json.dumps(["Sell Person"]),
             },
         )
-        yield Sell(sandbox.base_url), Outlook(env), Pipeline(project, tmp_path)
+        sell = SellSandboxClient(sandbox.base_url, TOKEN)
+        yield sell, Outlook(env), Pipeline(project, tmp_path)
+
+
+def person(sell: SellSandboxClient, first: str, last: str, **fields: Any) -> dict:
+    """A salesperson adds a person in Sell."""
+    return sell.create(
+        "contacts", is_organization=False, first_name=first, last_name=last, **fields
+    )
 
 
 def email(address: str, label: str = "EmailAddress1") -> EmailAddress:
@@ -243,17 +216,15 @@ def test_s4_matching_links_one_to_one_and_s53_first_link_fills_blanks(ews, tmp_p
         fay_x = outlook.add("Fay", "Green", email_addresses=[email("fay@example.org")])
 
         # The salesperson's records in Sell.
-        ann = sell.person("Ann", "Smith", email="ann@example.org", phone="+1 212 555 0100")
-        bob = sell.person("Bob", "Jones", email="bob@sell.example", phone="+1-212-555-0101")
-        carl = sell.person("Carl", "Brown", phone="+1 212 555 0102")
-        globex = sell.call(
-            "POST",
-            "/contacts",
-            {"is_organization": True, "name": "Globex", "email": "info@globex.example"},
+        ann = person(sell, "Ann", "Smith", email="ann@example.org", phone="+1 212 555 0100")
+        bob = person(sell, "Bob", "Jones", email="bob@sell.example", phone="+1-212-555-0101")
+        carl = person(sell, "Carl", "Brown", phone="+1 212 555 0102")
+        globex = sell.create(
+            "contacts", is_organization=True, name="Globex", email="info@globex.example"
         )
-        eve = sell.person("Eve", "Adams", email="eve@example.org")
+        eve = person(sell, "Eve", "Adams", email="eve@example.org")
         fays = [
-            sell.person("Fay", "Green", email=a) for a in ("fay@example.org", "Fay@Example.org")
+            person(sell, "Fay", "Green", email=a) for a in ("fay@example.org", "Fay@Example.org")
         ]
 
         report = pipeline.sync()
@@ -327,9 +298,9 @@ def test_s4_matching_links_one_to_one_and_s53_first_link_fills_blanks(ews, tmp_p
 def test_s5_three_way_merge_conflicts_both_ways_and_kept_values_reach_sell(ews, tmp_path):
     with scenario(ews, tmp_path, MERGE_MAILBOX) as (sell, outlook, pipeline):
         common = {"title": "Engineer", "phone": "+1 212 555 0100"}
-        mia = sell.person("Mia", "Lopez", email="mia@example.org", **common)
-        nick = sell.person("Nick", "Cole", email="nick@example.org", **common)
-        olga = sell.person("Olga", "Berg", email="olga@example.org", **common)
+        mia = person(sell, "Mia", "Lopez", email="mia@example.org", **common)
+        nick = person(sell, "Nick", "Cole", email="nick@example.org", **common)
+        olga = person(sell, "Olga", "Berg", email="olga@example.org", **common)
         assert pipeline.sync()["streams"]["contacts"]["created"] == 3
         mia_x, nick_x = outlook.linked(mia), outlook.linked(nick)
 
@@ -345,9 +316,9 @@ def test_s5_three_way_merge_conflicts_both_ways_and_kept_values_reach_sell(ews, 
         nick_x = outlook.edit(nick_x.id, job_title="Exchange Title")
         wait_past(max(mia_x.last_modified_time, nick_x.last_modified_time))
         # Sell side: Mia's mobile only; Nick's and Olga's title (Nick's is the newer edit).
-        sell.update(mia, mobile="+1 415 555 0123")
-        sell.update(nick, title="Sell Title")
-        olga = sell.update(olga, title="Sell Title")
+        sell.update("contacts", mia["id"], mobile="+1 415 555 0123")
+        sell.update("contacts", nick["id"], title="Sell Title")
+        olga = sell.update("contacts", olga["id"], title="Sell Title")
         # Olga's title changes in Exchange after Sell's edit: Exchange is the newer side.
         wait_past(olga["updated_at"])
         outlook.edit(outlook.linked(olga).id, job_title="Exchange Title")
@@ -402,12 +373,12 @@ def test_s5_three_way_merge_conflicts_both_ways_and_kept_values_reach_sell(ews, 
             (f"contact:{nick['id']}", "Exchange Title", "exchange"),
             (f"contact:{olga['id']}", "Sell Title", "sell"),
         }
-        nick_sell, olga_sell = sell.get(nick), sell.get(olga)
+        nick_sell, olga_sell = sell.get("contacts", nick["id"]), sell.get("contacts", olga["id"])
         assert "Exchange Title" in nick_sell["custom_fields"][OVERWRITTEN_FIELD]
         assert nick_sell["title"] == "Sell Title"
         assert "Sell Title" in olga_sell["custom_fields"][OVERWRITTEN_FIELD]
         assert olga_sell["title"] == "Exchange Title"
-        assert sell.get(mia)["title"] == "Lead Engineer"
+        assert sell.get("contacts", mia["id"])["title"] == "Lead Engineer"
 
         # S7.2 / S7.1: Sell's changes made by the sync itself, and every record delivered
         # again, write nothing to Exchange.
@@ -422,9 +393,9 @@ def test_s5_three_way_merge_conflicts_both_ways_and_kept_values_reach_sell(ews, 
 
 def test_s6_deletions_retire_links_and_are_never_propagated(ews, tmp_path):
     with scenario(ews, tmp_path, DELETE_MAILBOX) as (sell, outlook, pipeline):
-        ray = sell.person("Ray", "Diaz", email="ray@example.org", title="Engineer")
-        sam = sell.person("Sam", "Kerr", email="sam@example.org", title="Engineer")
-        tia = sell.person("Tia", "Moss", email="tia@example.org", title="Engineer")
+        ray = person(sell, "Ray", "Diaz", email="ray@example.org", title="Engineer")
+        sam = person(sell, "Sam", "Kerr", email="sam@example.org", title="Engineer")
+        tia = person(sell, "Tia", "Moss", email="tia@example.org", title="Engineer")
         assert pipeline.sync()["streams"]["contacts"]["created"] == 3
         ray_x, sam_x, tia_x = (outlook.linked(r) for r in (ray, sam, tia))
 
@@ -432,9 +403,9 @@ def test_s6_deletions_retire_links_and_are_never_propagated(ews, tmp_path):
         # Tia deleted in Sell. Ray and Sam then change in Sell, so the tap delivers them.
         outlook.delete(ray_x.id, to_trash=False)
         outlook.delete(sam_x.id, to_trash=True)
-        sell.call("DELETE", f"/contacts/{tia['id']}")
-        sell.update(ray, title="Changed")
-        sell.update(sam, title="Changed")
+        sell.delete("contacts", tia["id"])
+        sell.update("contacts", ray["id"], title="Changed")
+        sell.update("contacts", sam["id"], title="Changed")
 
         report = pipeline.sync()
         counts = report["streams"]["contacts"]
@@ -445,11 +416,15 @@ def test_s6_deletions_retire_links_and_are_never_propagated(ews, tmp_path):
         assert set(outlook.by_link()) == {f"contact:{tia['id']}"}
         assert outlook.linked(tia).changekey == tia_x.changekey
         # Sell keeps Ray and Sam as they are (the sync never deletes there either).
-        assert sell.get(ray)["title"] == sell.get(sam)["title"] == "Changed"
+        assert (
+            sell.get("contacts", ray["id"])["title"]
+            == sell.get("contacts", sam["id"])["title"]
+            == "Changed"
+        )
 
         # Later syncs, with more Sell changes and everything delivered again: still nothing
         # re-created, nothing written, Tia still in Exchange.
-        sell.update(ray, title="Changed again")
+        sell.update("contacts", ray["id"], title="Changed again")
         writes = outlook.writes()
         assert writes > 0  # the mailbox's own counter (the earlier runs wrote)
         again = pipeline.sync("--full-refresh")

@@ -7,36 +7,17 @@ import json
 from pathlib import Path
 
 import pytest
-import requests
 from contact_mapping.categories import CATEGORY_COLOURS, category_guid_text
 from contact_mapping.exchange import master_categories
 from contact_mapping.exchange.connection import disconnect
 from sandbox_common.meltano_project import MeltanoProject
 from sandbox_common.process import running_sandbox
+from sell_sandbox.client import SellSandboxClient
 
 from .conftest import MAILBOXES, Env
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "f" * 64
-
-
-class Sell:
-    """The Sell API as a salesperson's actions reach it."""
-
-    def __init__(self, base_url: str) -> None:
-        self.url = f"{base_url}/v2"
-        self.http = requests.Session()
-        self.http.headers.update({"Authorization": f"Bearer {TOKEN}", "Accept": "application/json"})
-
-    def call(self, method: str, path: str, data: dict | None = None) -> dict:
-        body = {"data": data} if data is not None else None
-        response = self.http.request(method, f"{self.url}{path}", json=body, timeout=30)
-        assert response.status_code < 300, response.text
-        return response.json()
-
-    def stage(self, category: str) -> int:
-        items = self.call("GET", "/stages?per_page=100")["items"]
-        return next(i["data"]["id"] for i in items if i["data"]["category"] == category)
 
 
 @pytest.mark.e2e
@@ -45,7 +26,8 @@ def test_statuses_follow_deals_through_meltano_with_master_list_and_rejection(ew
     mailbox = MAILBOXES[-2]
     exchange = Env(ews, mailbox, tmp_path)
     with running_sandbox("sell-sandbox", ["--token", TOKEN, "--rate-limit", "0"]) as sandbox:
-        sell = Sell(sandbox.base_url)
+        sell = SellSandboxClient(sandbox.base_url, TOKEN)
+        stages = sell.stage_ids()
         report_path = tmp_path / "report.json"
         project = MeltanoProject.isolated(
             ROOT,
@@ -69,26 +51,23 @@ def test_statuses_follow_deals_through_meltano_with_master_list_and_rejection(ew
             [item] = [c for c in exchange.contacts() if c.display_name == "Ann Lee"]
             return list(item.categories or [])
 
-        acme = sell.call("POST", "/contacts", {"is_organization": True, "name": "Acme"})["data"]
-        ann = sell.call(
-            "POST",
-            "/contacts",
-            {
-                "is_organization": False,
-                "first_name": "Ann",
-                "last_name": "Lee",
-                "email": "ann@acme.example",
-                "contact_id": acme["id"],
-            },
-        )["data"]
+        acme = sell.create("contacts", is_organization=True, name="Acme")
+        ann = sell.create(
+            "contacts",
+            is_organization=False,
+            first_name="Ann",
+            last_name="Lee",
+            email="ann@acme.example",
+            contact_id=acme["id"],
+        )
         # S10.1: a record Exchange refuses (Surname longer than it allows) is rejected alone.
-        bad = sell.call("POST", "/contacts", {"is_organization": False, "last_name": "x" * 300})
+        bad = sell.create("contacts", is_organization=False, last_name="x" * 300)
 
         first = sync()
         contacts = first["streams"]["contacts"]
         assert (contacts["created"], contacts["rejected"]) == (2, 1)
         [rejected] = first["rejected"]
-        assert rejected["record_id"] == f"contact:{bad['data']['id']}"
+        assert rejected["record_id"] == f"contact:{bad['id']}"
         assert rejected["reason"]
         assert categories() == ["Sell Person"]
         # S3: the master list holds the seven categories with their colours and GUIDs.
@@ -114,23 +93,21 @@ def test_statuses_follow_deals_through_meltano_with_master_list_and_rejection(ew
             disconnect(account)
 
         # S2 through Sell's deals: open deal → current prospect.
-        deal = sell.call(
-            "POST",
-            "/deals",
-            {"name": "Big deal", "contact_id": ann["id"], "stage_id": sell.stage("incoming")},
-        )["data"]
+        deal = sell.create(
+            "deals", name="Big deal", contact_id=ann["id"], stage_id=stages["incoming"]
+        )
         sync()
         assert categories() == ["VIP", "Sell Person", "Sell Current Prospect"]
         # Won → current customer (no longer a prospect).
-        sell.call("PUT", f"/deals/{deal['id']}", {"stage_id": sell.stage("won")})
+        sell.update("deals", deal["id"], stage_id=stages["won"])
         sync()
         assert categories() == ["VIP", "Sell Person", "Sell Current Customer"]
         # Lost → lost prospect (the won deal is gone: not a customer any more).
-        sell.call("PUT", f"/deals/{deal['id']}", {"stage_id": sell.stage("lost")})
+        sell.update("deals", deal["id"], stage_id=stages["lost"])
         sync()
         assert categories() == ["VIP", "Sell Person", "Sell Lost Prospect"]
         # customer_status past → past customer, the user's VIP still there.
-        sell.call("PUT", f"/contacts/{ann['id']}", {"customer_status": "past"})
+        sell.update("contacts", ann["id"], customer_status="past")
         last = sync()
         assert categories() == ["VIP", "Sell Person", "Sell Lost Prospect", "Sell Past Customer"]
         assert last["streams"]["contacts"]["rejected"] == 0  # unchanged rejection not retried
