@@ -12,11 +12,11 @@ import exchangelib
 from sandbox_common.meltano_project import MeltanoProject
 from sandbox_common.process import SandboxProcess, running_sandbox
 from sell_sandbox import DEMO_TOKEN
+from sell_sandbox.client import SellSandboxClient
 
 from demo.scenario import (
     DEMO_MAILBOX,
     DEMO_PASSWORD,
-    SellApi,
     exchange_account,
     seed_exchange,
     seed_sell,
@@ -86,7 +86,7 @@ def main() -> int:
         tempfile.TemporaryDirectory(prefix="contact-sync-demo-") as workdir,
     ):
         endpoint = f"{ews.base_url}/EWS/Exchange.asmx"
-        api = SellApi(sell.base_url, DEMO_TOKEN)
+        api = SellSandboxClient(sell.base_url, DEMO_TOKEN, user_agent="contact-sync-demo/1.0")
         account = exchange_account(endpoint)
         heading("Demo data")
         sell_records = seed_sell(api)

@@ -7,72 +7,17 @@ have got there, so the sync sees nothing the real systems would not show it.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Any
 
-import requests
 from exchangelib import DELEGATE, Account, Configuration, Credentials, Version
 from exchangelib.indexed_properties import EmailAddress, PhoneNumber, PhysicalAddress
 from exchangelib.items import Contact
 from exchangelib.version import Build
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
+from sell_sandbox.client import SellSandboxClient
 
 DEMO_MAILBOX = "demo@example.com"
 DEMO_PASSWORD = "demo-password"  # noqa: S105 - the sandbox's documented demo credentials
 SELECTED_CATEGORIES = ("Clients", "Partners")
-
-
-@dataclass
-class SellApi:
-    """Just enough of the Sell REST API to seed and inspect the demo account."""
-
-    base_url: str
-    token: str
-
-    def _session(self) -> requests.Session:
-        # Sell answers 429 beyond 10 requests/s; a 429 was not processed, so any verb may retry.
-        retry = Retry(total=10, backoff_factor=0.2, status_forcelist=[429], allowed_methods=None)
-        session = requests.Session()
-        session.mount("http://", HTTPAdapter(max_retries=retry))
-        session.mount("https://", HTTPAdapter(max_retries=retry))
-        session.headers.update(
-            {
-                "Authorization": f"Bearer {self.token}",
-                "Accept": "application/json",
-                "User-Agent": "contact-sync-demo/1.0",
-            }
-        )
-        return session
-
-    def post(self, path: str, data: dict[str, Any]) -> dict[str, Any]:
-        resp = self._session().post(f"{self.base_url}/v2/{path}", json={"data": data}, timeout=30)
-        resp.raise_for_status()
-        return resp.json()["data"]
-
-    def put(self, path: str, data: dict[str, Any]) -> dict[str, Any]:
-        resp = self._session().put(f"{self.base_url}/v2/{path}", json={"data": data}, timeout=30)
-        resp.raise_for_status()
-        return resp.json()["data"]
-
-    def list(self, path: str, **params: Any) -> list[dict[str, Any]]:
-        session, out, page = self._session(), [], 1
-        while page < 1000:
-            resp = session.get(
-                f"{self.base_url}/v2/{path}",
-                params={"page": page, "per_page": 100, **params},
-                timeout=30,
-            )
-            resp.raise_for_status()
-            items = [item["data"] for item in resp.json()["items"]]
-            out.extend(items)
-            if len(items) < 100:
-                return out
-            page += 1
-        return out
-
-    def stage_ids(self) -> dict[str, int]:
-        return {stage["category"]: stage["id"] for stage in self.list("stages")}
 
 
 def exchange_account(endpoint: str) -> Account:
@@ -85,80 +30,62 @@ def exchange_account(endpoint: str) -> Account:
     return Account(DEMO_MAILBOX, config=config, autodiscover=False, access_type=DELEGATE)
 
 
-def seed_sell(api: SellApi) -> dict[str, dict[str, Any]]:
+def seed_sell(api: SellSandboxClient) -> dict[str, dict[str, Any]]:
     """Companies, people in every prospect/customer status, a lead, non-ASCII names."""
     stages = api.stage_ids()
-    engines = api.post("contacts", {"is_organization": True, "name": "Analytical Engines"})
-    bletchley = api.post("contacts", {"is_organization": True, "name": "Bletchley Park"})
+    engines = api.create("contacts", is_organization=True, name="Analytical Engines")
+    bletchley = api.create("contacts", is_organization=True, name="Bletchley Park")
     people = {
         # Matches Exchange by e-mail (written differently there); gets an open deal.
-        "ada": api.post(
+        "ada": api.create(
             "contacts",
-            {
-                "first_name": "Ada",
-                "last_name": "Lovelace",
-                "email": "ada@analytical.example",
-                "contact_id": engines["id"],
-                "mobile": "+44 20 7946 0001",
-            },
+            first_name="Ada",
+            last_name="Lovelace",
+            email="ada@analytical.example",
+            contact_id=engines["id"],
+            mobile="+44 20 7946 0001",
         ),
         # Matches the first of two Exchange duplicates; gets a won deal.
-        "alan": api.post(
+        "alan": api.create(
             "contacts",
-            {
-                "first_name": "Alan",
-                "last_name": "Turing",
-                "email": "alan@bletchley.example",
-                "contact_id": bletchley["id"],
-            },
+            first_name="Alan",
+            last_name="Turing",
+            email="alan@bletchley.example",
+            contact_id=bletchley["id"],
         ),
         # Same e-mail as in Exchange but another title: a first-link conflict (S5.3/S5.2).
-        "grace": api.post(
+        "grace": api.create(
             "contacts",
-            {
-                "first_name": "Grace",
-                "last_name": "Hopper",
-                "email": "grace@navy.example",
-                "title": "Commodore",
-            },
+            first_name="Grace",
+            last_name="Hopper",
+            email="grace@navy.example",
+            title="Commodore",
         ),
         # No e-mail: matched by name + phone, written in another format in Exchange.
-        "katherine": api.post(
-            "contacts",
-            {"first_name": "Katherine", "last_name": "Johnson", "phone": "(757) 555-0101"},
+        "katherine": api.create(
+            "contacts", first_name="Katherine", last_name="Johnson", phone="(757) 555-0101"
         ),
         # Only in Sell: created in Exchange, past customer.
-        "tim": api.post(
+        "tim": api.create(
             "contacts",
-            {
-                "first_name": "Tim",
-                "last_name": "Berners-Lee",
-                "email": "timbl@w3.example",
-                "customer_status": "past",
-            },
+            first_name="Tim",
+            last_name="Berners-Lee",
+            email="timbl@w3.example",
+            customer_status="past",
         ),
-        "jose": api.post(
-            "contacts",
-            {"first_name": "José", "last_name": "Núñez Ñandú", "email": "jose@ejemplo.example"},
+        "jose": api.create(
+            "contacts", first_name="José", last_name="Núñez Ñandú", email="jose@ejemplo.example"
         ),
     }
-    api.post("deals", {"name": "Difference engine", "contact_id": people["ada"]["id"]})
-    api.post(
-        "deals",
-        {"name": "Bombe", "contact_id": people["alan"]["id"], "stage_id": stages["won"]},
-    )
-    api.post(
-        "deals",
-        {"name": "COBOL", "contact_id": people["grace"]["id"], "stage_id": stages["lost"]},
-    )
-    lead = api.post(
+    api.create("deals", name="Difference engine", contact_id=people["ada"]["id"])
+    api.create("deals", name="Bombe", contact_id=people["alan"]["id"], stage_id=stages["won"])
+    api.create("deals", name="COBOL", contact_id=people["grace"]["id"], stage_id=stages["lost"])
+    lead = api.create(
         "leads",
-        {
-            "first_name": "Linus",
-            "last_name": "Torvalds",
-            "organization_name": "Transmeta",
-            "email": "linus@transmeta.example",
-        },
+        first_name="Linus",
+        last_name="Torvalds",
+        organization_name="Transmeta",
+        email="linus@transmeta.example",
     )
     return {**people, "engines": engines, "bletchley": bletchley, "linus": lead}
 
@@ -257,7 +184,7 @@ def seed_exchange(account: Account) -> dict[str, Contact]:
 
 
 def user_edits(
-    api: SellApi, account: Account, sell: dict, exchange: dict[str, Contact]
+    api: SellSandboxClient, account: Account, sell: dict, exchange: dict[str, Contact]
 ) -> list[str]:
     """Edits a user makes between two syncs: merges, a conflict, a deal that is won."""
     stages = api.stage_ids()
@@ -265,15 +192,15 @@ def user_edits(
     ada.refresh()
     ada.job_title = "Countess, Mathematician"
     ada.save(update_fields=["job_title"])
-    api.put(f"contacts/{sell['ada']['id']}", {"mobile": "+44 20 7946 0002"})
+    api.update("contacts", sell["ada"]["id"], mobile="+44 20 7946 0002")
     grace = exchange["grace"]
     grace.refresh()
     grace.job_title = "Rear Admiral (ret.)"
     grace.save(update_fields=["job_title"])
     time.sleep(1.1)  # the Sell edit is the later one, to the second Sell records
-    api.put(f"contacts/{sell['grace']['id']}", {"title": "Commodore (ret.)"})  # later: Sell wins
-    deal = next(d for d in api.list("deals") if d["contact_id"] == sell["ada"]["id"])
-    api.put(f"deals/{deal['id']}", {"stage_id": stages["won"]})
+    api.update("contacts", sell["grace"]["id"], title="Commodore (ret.)")  # later: Sell wins
+    deal = next(d for d in api.all("deals") if d["contact_id"] == sell["ada"]["id"])
+    api.update("deals", deal["id"], stage_id=stages["won"])
     return [
         "Exchange: Ada Lovelace's job title -> 'Countess, Mathematician'",
         "Sell:     Ada Lovelace's mobile -> +44 20 7946 0002 (another field: both edits kept)",

@@ -6,8 +6,7 @@ from typing import Any
 
 from exchangelib import Account
 from exchangelib.items import Contact
-
-from demo.scenario import SellApi
+from sell_sandbox.client import SellSandboxClient
 
 WIDTH = 24
 
@@ -17,10 +16,10 @@ def _cut(value: Any, width: int = WIDTH) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def sell_table(api: SellApi) -> list[str]:
+def sell_table(api: SellSandboxClient) -> list[str]:
     rows = [f"  {'Sell record':<{WIDTH}} {'e-mail':<{WIDTH}} {'title':<{WIDTH}} status"]
     for kind in ("contacts", "leads"):
-        for rec in sorted(api.list(kind), key=lambda r: r.get("last_name") or r.get("name") or ""):
+        for rec in sorted(api.all(kind), key=lambda r: r.get("last_name") or r.get("name") or ""):
             if kind == "leads":
                 label, status = "lead", "lead"
             elif rec.get("is_organization"):
@@ -56,19 +55,19 @@ def exchange_table(account: Account) -> list[str]:
     return rows
 
 
-def record_names(api: SellApi, exchange_contacts: dict[str, Contact]) -> dict[str, str]:
+def record_names(api: SellSandboxClient, exchange_contacts: dict[str, Contact]) -> dict[str, str]:
     """Exchange item ids and Sell ids → display names, so reports read like the tables."""
     names = {str(c.id): f"{c.display_name} (Exchange)" for c in exchange_contacts.values()}
     for kind in ("contacts", "leads"):
-        for rec in api.list(kind):
+        for rec in api.all(kind):
             name = rec.get("name") or f"{rec.get('first_name') or ''} {rec.get('last_name') or ''}"
             names[str(rec["id"])] = f"{name.strip()} (Sell)"
     return names
 
 
-def overwritten_values(api: SellApi) -> list[str]:
+def overwritten_values(api: SellSandboxClient) -> list[str]:
     rows = []
-    for rec in api.list("contacts"):
+    for rec in api.all("contacts"):
         kept = (rec.get("custom_fields") or {}).get("Overwritten values")
         if kept:
             name = rec.get("name") or f"{rec.get('first_name')} {rec.get('last_name')}"
