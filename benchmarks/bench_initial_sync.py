@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 from concurrent.futures import ThreadPoolExecutor
 
-import requests
 from common import (
     CATEGORIES,
     MAILBOX,
@@ -31,6 +30,7 @@ from common import (
     workdir,
 )
 from exchangelib import DELEGATE, Account, Build, Configuration, Credentials, Version
+from sell_sandbox.client import SellSandboxClient
 
 
 def exchange_people(endpoint: str) -> list[dict]:
@@ -67,13 +67,11 @@ def exchange_people(endpoint: str) -> list[dict]:
 
 
 def create_sell_contacts(base_url: str, people: list[dict]) -> None:
-    session = requests.Session()
-    session.headers.update({"Authorization": f"Bearer {TOKEN}", "User-Agent": "bench-setup"})
+    sell = SellSandboxClient(base_url, TOKEN, user_agent="bench-setup")
 
     def create(person: dict) -> None:
         data = {k: person[k] for k in ("first_name", "last_name", "email") if person.get(k)}
-        resp = session.post(f"{base_url}/v2/contacts", json={"data": data}, timeout=60)
-        resp.raise_for_status()
+        sell.create("contacts", **data)
 
     with ThreadPoolExecutor(4) as pool:
         list(pool.map(create, people))

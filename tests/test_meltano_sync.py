@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sandbox_common.meltano_project import env_prefix
 from sell_sandbox import tenant_key
+from sell_sandbox.client import SellSandboxClient
 
 from tests.conftest import PASSWORD, demo_env, make_token
 
@@ -22,41 +23,13 @@ pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("meltano")]
 CATEGORIES = json.dumps(["Clients", "Partners"])
 
 
-def _sell_ids(sell, token: str, kind: str = "contacts") -> set[str]:
-    import requests
-
-    session = requests.Session()
-    session.headers.update({"Authorization": f"Bearer {token}", "User-Agent": "e2e-test"})
-    out, page = set(), 1
-    while page < 500:
-        resp = session.get(
-            f"{sell.base_url}/v2/{kind}", params={"page": page, "per_page": 100}, timeout=30
-        )
-        resp.raise_for_status()
-        items = resp.json()["items"]
-        out |= {str(i["data"]["id"]) for i in items}
-        if len(items) < 100:
-            return out
-        page += 1
-    return out
+def _sell_ids(sell, token: str) -> set[str]:
+    return {str(r["id"]) for r in SellSandboxClient(sell.base_url, token).all("contacts")}
 
 
 def _sell_emails(sell, token: str) -> set[str]:
-    import requests
-
-    session = requests.Session()
-    session.headers.update({"Authorization": f"Bearer {token}", "User-Agent": "e2e-test"})
-    out, page = set(), 1
-    while page < 500:
-        resp = session.get(
-            f"{sell.base_url}/v2/contacts", params={"page": page, "per_page": 100}, timeout=30
-        )
-        items = resp.json()["items"]
-        out |= {(i["data"].get("email") or "").lower() for i in items} - {""}
-        if len(items) < 100:
-            return out
-        page += 1
-    return out
+    contacts = SellSandboxClient(sell.base_url, token).all("contacts")
+    return {(c.get("email") or "").lower() for c in contacts} - {""}
 
 
 def tenant_env(name: str, sell, ews, *, token: str, mailbox: str, ledger_url: str) -> dict:

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import exchangelib
-import requests
 from contact_mapping.canonical import MAPPED_FIELDS, Canonical, field_key
 from contact_mapping.exchange import link_property
 from contact_mapping.exchange.connection import connect, disconnect
@@ -24,13 +23,11 @@ from contact_mapping.exchange.records import FETCH_FIELDS, contact_to_record
 from contact_mapping.exchange_map import from_exchange
 from contact_mapping.sell_map import from_sell_contact, from_sell_lead
 from exchangelib.folders import FolderCollection
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
+from sell_sandbox.client import SellSandboxClient
 
 from tests.conftest import PASSWORD
 
 EXCHANGE_ID_FIELD = "Exchange ID"  # the demo environment's exchange_id_field
-MAX_PAGES = 1000  # 100,000 records: far beyond any test, bounds the paging loop
 
 Content = tuple[Any, ...]
 
@@ -121,39 +118,6 @@ class EndState:
         return problems
 
 
-def sell_session(token: str) -> requests.Session:
-    """Reads retried through 429, 5xx and dropped connections (GETs are safe to repeat)."""
-    retry = Retry(
-        total=20,
-        backoff_factor=0.1,
-        backoff_max=2,
-        status_forcelist=[429, 500, 502, 503, 504],
-        allowed_methods=None,
-    )
-    session = requests.Session()
-    session.mount("http://", HTTPAdapter(max_retries=retry))
-    session.headers.update(
-        {"Authorization": f"Bearer {token}", "Accept": "application/json", "User-Agent": "e2e"}
-    )
-    return session
-
-
-def sell_list(base_url: str, token: str, resource: str) -> list[dict[str, Any]]:
-    session, out = sell_session(token), []
-    for page in range(1, MAX_PAGES + 1):
-        resp = session.get(
-            f"{base_url}/v2/{resource}",
-            params={"page": page, "per_page": 100, "sort_by": "id"},
-            timeout=60,
-        )
-        resp.raise_for_status()
-        items = [item["data"] for item in resp.json()["items"]]
-        out.extend(items)
-        if len(items) < 100:
-            break
-    return out
-
-
 def exchange_config(ews: Any, mailbox: str) -> dict[str, Any]:
     """Connection settings of both Exchange plugins for one sandbox mailbox."""
     return {
@@ -186,8 +150,9 @@ def exchange_contacts(ews: Any, mailbox: str) -> list[dict[str, Any]]:
 
 def end_state(sell: Any, ews: Any, token: str, mailbox: str) -> EndState:
     """Snapshot of one tenant: the Sell account of ``token`` and the mailbox ``mailbox``."""
-    contacts = sell_list(sell.base_url, token, "contacts")
-    leads = sell_list(sell.base_url, token, "leads")
+    # The client retries reads through 429, 5xx and dropped connections: a faulty sandbox works.
+    sell_api = SellSandboxClient(sell.base_url, token)
+    contacts, leads = sell_api.all("contacts"), sell_api.all("leads")
     orgs = {c["id"]: c.get("name") for c in contacts if c.get("is_organization")}
     state = EndState()
     for kind, records in (("contact", contacts), ("lead", leads)):

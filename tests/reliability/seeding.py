@@ -10,8 +10,9 @@ from typing import Any
 from contact_mapping.exchange.connection import connect, disconnect
 from exchangelib import Contact
 from exchangelib.indexed_properties import EmailAddress, PhoneNumber, PhysicalAddress
+from sell_sandbox.client import SellSandboxClient
 
-from tests.reliability.end_state import exchange_config, iter_chunks, sell_session
+from tests.reliability.end_state import exchange_config, iter_chunks
 
 EWS_BATCH = 100  # exchangelib's own chunk size for CreateItem
 
@@ -19,17 +20,13 @@ EWS_BATCH = 100  # exchangelib's own chunk size for CreateItem
 def create_sell(base_url: str, token: str, items: list[tuple[str, dict[str, Any]]]) -> list[dict]:
     """POST each ``(resource, data)`` in order; ``data["contact_id"]`` may name an earlier index
     as ``"@<n>"`` (an organisation created in this call)."""
-    session, made = sell_session(token), []
+    sell, made = SellSandboxClient(base_url, token), []
     for resource, data in items:
         body = dict(data)
         ref = body.get("contact_id")
         if isinstance(ref, str) and ref.startswith("@"):
             body["contact_id"] = made[int(ref[1:])]["id"]
-        resp = session.post(f"{base_url}/v2/{resource}", json={"data": body}, timeout=60)
-        if resp.status_code >= 400:
-            msg = f"seeding {resource} failed: {resp.status_code} {resp.text[:500]}"
-            raise AssertionError(msg)
-        made.append(resp.json()["data"])
+        made.append(sell.create(resource, **body))
     return made
 
 

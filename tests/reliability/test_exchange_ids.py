@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+from sell_sandbox.client import SellSandboxClient
 
 from tests.conftest import PASSWORD, make_token
-from tests.reliability.end_state import EXCHANGE_ID_FIELD, end_state, sell_list
+from tests.reliability.end_state import EXCHANGE_ID_FIELD, end_state
 from tests.reliability.plugins import TargetRunner, capture, tap_config, target_config
 from tests.reliability.seeding import create_exchange
 
@@ -52,7 +53,7 @@ def test_ids_differing_only_in_case_get_their_own_sell_contacts(sandboxes_factor
     run = TargetRunner("target-sell-contacts", config, singer, tmp_path).run()
     assert run.returncode == 0
 
-    people = sell_list(sell.base_url, token, "contacts")
+    people = SellSandboxClient(sell.base_url, token).all("contacts")
     emails = sorted(p["email"] for p in people)
     assert emails == sorted(f"id{i}@case.example" for i in range(COUNT))
     markers = sorted(p["custom_fields"].get(EXCHANGE_ID_FIELD) for p in people)

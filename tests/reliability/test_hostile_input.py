@@ -24,9 +24,10 @@ from contact_mapping.exchange_map import from_exchange
 from contact_mapping.sell_map import from_sell_contact, from_sell_lead
 from sandbox_common.meltano_project import MeltanoProject
 from sandbox_common.process import running_sandbox
+from sell_sandbox.client import SellSandboxClient
 
 from tests.conftest import PASSWORD, ROOT, demo_env, make_token
-from tests.reliability.end_state import exchange_contacts, sell_list
+from tests.reliability.end_state import exchange_contacts
 from tests.reliability.seeding import create_exchange, create_sell
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("meltano")]
@@ -158,9 +159,10 @@ def outcome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outcome]:
 def _sync_hostile(sell: Any, ews: Any, token: str, tmp_path: Path) -> Outcome:
     create_exchange(ews, MAILBOX, exchange_specs())
     create_sell(sell.base_url, token, sell_items())
+    sell_api = SellSandboxClient(sell.base_url, token)
     exchange_before = exchange_contacts(ews, MAILBOX)
-    sell_before = {("contact", r["id"]): r for r in sell_list(sell.base_url, token, "contacts")}
-    sell_before |= {("lead", r["id"]): r for r in sell_list(sell.base_url, token, "leads")}
+    sell_before = {("contact", r["id"]): r for r in sell_api.all("contacts")}
+    sell_before |= {("lead", r["id"]): r for r in sell_api.all("leads")}
     assert len(exchange_before) == PER_SIDE
     assert len(sell_before) == PER_SIDE
 
@@ -192,10 +194,10 @@ def _sync_hostile(sell: Any, ews: Any, token: str, tmp_path: Path) -> Outcome:
     by_exchange = {e: (k, s) for e, k, s in links}
     by_sell = {(k, s): e for e, k, s in links}
     exchange_after = {r["id"]: r for r in exchange_contacts(ews, MAILBOX)}
-    sell_contacts = sell_list(sell.base_url, token, "contacts")
+    sell_contacts = sell_api.all("contacts")
     orgs = {c["id"]: c["name"] for c in sell_contacts if c.get("is_organization")}
     sell_after = {("contact", r["id"]): r for r in sell_contacts}
-    sell_after |= {("lead", r["id"]): r for r in sell_list(sell.base_url, token, "leads")}
+    sell_after |= {("lead", r["id"]): r for r in sell_api.all("leads")}
 
     def sell_canonical(key: tuple[str, int], record: dict) -> Canonical:
         return from_sell_contact(record, orgs) if key[0] == "contact" else from_sell_lead(record)

@@ -14,9 +14,10 @@ import json
 from pathlib import Path
 
 import pytest
+from sell_sandbox.client import SellSandboxClient
 
 from tests.conftest import PASSWORD, make_token
-from tests.reliability.end_state import exchange_contacts, sell_list, sell_session
+from tests.reliability.end_state import exchange_contacts
 from tests.reliability.plugins import TargetRunner, capture, tap_config, target_config
 from tests.reliability.seeding import create_exchange
 
@@ -57,24 +58,20 @@ def test_replay_of_the_exchange_version_target_exchange_replaced_changes_nothing
             }
         ],
     )
+    sell_api = SellSandboxClient(sell.base_url, token)
     exchange_tap = tap_config("tap-exchange-contacts", sell, ews, token, MAILBOX)
     to_sell = target_config("target-sell-contacts", sell, ews, token, MAILBOX, tmp_path)
     to_exchange = target_config("target-exchange", sell, ews, token, MAILBOX, tmp_path)
 
     first = capture("tap-exchange-contacts", exchange_tap, tmp_path / "exchange-1.singer")
     _run("target-sell-contacts", to_sell, first, tmp_path / "link")
-    [ray] = sell_list(sell.base_url, token, "contacts")
+    [ray] = sell_api.all("contacts")
     assert ray["title"] == "Old title"
     # The item as a tap reads it now, before target-exchange writes to it: the late batch.
     late = capture("tap-exchange-contacts", exchange_tap, tmp_path / "exchange-2.singer")
 
     # The salesperson edits Sell; the Sell → Exchange direction carries it to Exchange.
-    edited = sell_session(token).put(
-        f"{sell.base_url}/v2/contacts/{ray['id']}",
-        json={"data": {"title": "New title"}},
-        timeout=30,
-    )
-    assert edited.status_code == 200, edited.text
+    sell_api.update("contacts", ray["id"], title="New title")
     sell_singer = capture(
         "tap-sell", tap_config("tap-sell", sell, ews, token, MAILBOX), tmp_path / "sell.singer"
     )
@@ -85,7 +82,7 @@ def test_replay_of_the_exchange_version_target_exchange_replaced_changes_nothing
     # The late batch reaches target-sell-contacts: it must not undo the change.
     sell_writes = _sell_writes(sell)
     report = _run("target-sell-contacts", to_sell, late, tmp_path / "replay")
-    [ray_now] = sell_list(sell.base_url, token, "contacts")
+    [ray_now] = sell_api.all("contacts")
     assert ray_now["title"] == "New title", report
     assert _sell_writes(sell) == sell_writes, "a replay must not write to Sell"
     # ... and the next Sell → Exchange run has nothing to undo either.
