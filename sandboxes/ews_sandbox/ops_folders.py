@@ -1,4 +1,4 @@
-"""GetFolder and FindFolder."""
+"""GetFolder, FindFolder and CreateFolder."""
 
 from __future__ import annotations
 
@@ -17,11 +17,19 @@ from ews_sandbox.fields import (
     FOLDER_ORDER,
     TASKS_FOLDER_ORDER,
 )
-from ews_sandbox.item_codec import ExtPath, FieldPath, IndexedPath, Path, parse_path
+from ews_sandbox.item_codec import (
+    ExtPath,
+    FieldPath,
+    IndexedPath,
+    Path,
+    decode_ext_value,
+    ext_key,
+    parse_path,
+)
 from ews_sandbox.paging import page
 from ews_sandbox.restrictions import compile_restriction, sort_objects
 from ews_sandbox.store import Folder
-from ews_sandbox.xml import elements, format_bool, m, sub, t
+from ews_sandbox.xml import child_text, elements, format_bool, local, m, sub, t
 
 FOLDER_ORDERS = {
     "Folder": FOLDER_ORDER,
@@ -29,7 +37,19 @@ FOLDER_ORDERS = {
     "CalendarFolder": CALENDAR_FOLDER_ORDER,
     "TasksFolder": TASKS_FOLDER_ORDER,
 }
-# Distinguished ids that exist in the XSD enumeration (and so may be echoed back).
+# A typed folder element implies its class; a generic ``t:Folder`` with one of these classes
+# becomes that typed folder ("EWS will create the correct strongly typed folder", ResponseCode
+# ErrorNoFolderClassOverride in Microsoft's EWS reference).
+TYPED_FOLDER_CLASSES = {
+    "ContactsFolder": "IPF.Contact",
+    "CalendarFolder": "IPF.Appointment",
+    "TasksFolder": "IPF.Task",
+}
+# Properties the server sets; a CreateFolder that sends one is refused (our choice, as CreateItem).
+READ_ONLY_FOLDER_FIELDS = frozenset(
+    {"FolderId", "ParentFolderId", "TotalCount", "ChildFolderCount", "UnreadCount",
+     "EffectiveRights", "DistinguishedFolderId"}
+)  # fmt: skip
 NO_PERMISSIONS = (
     ("CanCreateItems", "false"), ("CanCreateSubFolders", "false"), ("IsFolderOwner", "false"),
     ("IsFolderVisible", "false"), ("IsFolderContact", "false"), ("EditItems", "None"),
@@ -193,4 +213,96 @@ def find_folder(ctx: Context, request: etree._Element) -> etree._Element:
         for folder in window.rows:
             ctx.touch(folder, metadata=True)
             render_folder(folders, folder, shape, ctx)
+    return root
+
+
+# -- CreateFolder --------------------------------------------------------------------------------
+def element_for_class(folder_class: str | None) -> str:
+    """The typed folder element a folder class stands for (``IPF.Contact.X`` is a contacts one)."""
+    for element, base in TYPED_FOLDER_CLASSES.items():
+        if folder_class and (folder_class == base or folder_class.startswith(base + ".")):
+            return element
+    return "Folder"
+
+
+def _resolve_parent(ctx: Context, parent_el: etree._Element | None) -> Folder:
+    ids = elements(parent_el)
+    if not ids:
+        raise EwsError("ErrorInvalidIdMalformed", "ParentFolderId names no folder.")
+    try:
+        parent = ctx.resolve_folder(ids[0])
+    except EwsError as err:
+        if err.code == "ErrorFolderNotFound":
+            raise EwsError(
+                "ErrorParentFolderNotFound", "The parent folder could not be found."
+            ) from err
+        raise
+    if parent.public:
+        # The sandbox's public folders grant no CreateHierarchy right (see EffectiveRights).
+        raise EwsError(
+            "ErrorCreateSubfolderAccessDenied",
+            "The calling account does not have the permissions required to create the subfolder.",
+        )
+    return parent
+
+
+def _new_folder(ctx: Context, parent: Folder, folder_el: etree._Element) -> Folder:
+    kind = local(folder_el)
+    if kind not in ("Folder", *TYPED_FOLDER_CLASSES):
+        raise EwsError("ErrorInvalidOperation", f"This server cannot create a {kind}.")
+    folder_class = child_text(folder_el, t("FolderClass"))
+    implied = TYPED_FOLDER_CLASSES.get(kind)
+    if implied is not None and folder_class is not None and folder_class != implied:
+        raise EwsError(
+            "ErrorNoFolderClassOverride",
+            f"The folder class of a {kind} is implied; create a generic Folder to set another.",
+        )
+    folder_class = folder_class or implied
+    name = child_text(folder_el, t("DisplayName")) or ""
+    if not name.strip():
+        raise EwsError("ErrorFolderSavePropertyError", "The folder needs a DisplayName.")
+    ext: dict = {}
+    for child in elements(folder_el):
+        if local(child) in READ_ONLY_FOLDER_FIELDS:
+            raise EwsError(
+                "ErrorInvalidPropertySet", f"Set action is invalid for property {local(child)}."
+            )
+        if local(child) == "ExtendedProperty":
+            uri = child.find(t("ExtendedFieldURI"))
+            if uri is None:
+                raise EwsError("ErrorInvalidExtendedProperty", "The extended property is invalid.")
+            key = ext_key(uri)
+            ext[key] = decode_ext_value(child, key)
+    # Sibling folders cannot share a name (MS-OXCFOLD RopCreateFolder); compared like Outlook
+    # compares folder names, case-insensitively.
+    if any(c.display_name.casefold() == name.casefold() for c in parent.children):
+        raise EwsError("ErrorFolderExists", "A folder with the specified name already exists.")
+    folder = ctx.mailbox.add_folder(
+        parent, name, folder_class, element=element_for_class(folder_class)
+    )
+    folder.ext.update(ext)
+    return folder
+
+
+def create_folder(ctx: Context, request: etree._Element) -> etree._Element:
+    root, messages = soap.response_root("CreateFolder")
+    to_create = elements(request.find(m("Folders")))
+    try:
+        parent = _resolve_parent(ctx, request.find(m("ParentFolderId")))
+    except EwsError as err:
+        for _ in to_create or [None]:
+            soap.error(messages, "CreateFolder", err, empty="Folders")
+        return root
+    ctx.touch(parent, metadata=True)
+    for folder_el in to_create:
+        try:
+            folder = _new_folder(ctx, parent, folder_el)
+        except EwsError as err:
+            soap.error(messages, "CreateFolder", err, empty="Folders")
+            continue
+        ctx.touch(folder, metadata=True)
+        # One t:<type> per folder carrying only the new FolderId, as in Microsoft's example answer.
+        folders = sub(soap.success(messages, "CreateFolder"), m("Folders"))
+        created = sub(folders, t(local(folder_el)))
+        sub(created, t("FolderId"), Id=folder.id, ChangeKey=ctx.mailbox.change_key(folder))
     return root

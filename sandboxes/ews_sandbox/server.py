@@ -34,6 +34,7 @@ OPERATIONS: dict[str, Callable] = {
     "ConvertId": ops_misc.convert_id,
     "GetFolder": ops_folders.get_folder,
     "FindFolder": ops_folders.find_folder,
+    "CreateFolder": ops_folders.create_folder,
     "FindItem": ops_items.find_item,
     "GetItem": ops_items.get_item,
     "CreateItem": ops_items.create_item,
@@ -46,7 +47,7 @@ OPERATIONS: dict[str, Callable] = {
     "DeleteUserConfiguration": ops_config.delete_user_configuration,
 }
 WRITE_OPERATIONS = frozenset(
-    {"CreateItem", "UpdateItem", "DeleteItem", "CreateUserConfiguration",
+    {"CreateItem", "UpdateItem", "DeleteItem", "CreateFolder", "CreateUserConfiguration",
      "UpdateUserConfiguration", "DeleteUserConfiguration"}
 )  # fmt: skip
 # Operations of Microsoft's services.wsdl the sandbox does not simulate (a real server would).
@@ -64,7 +65,6 @@ KNOWN_EWS_OPERATIONS = frozenset(
         "CopyFolder",
         "CopyItem",
         "CreateAttachment",
-        "CreateFolder",
         "CreateFolderPath",
         "CreateManagedFolder",
         "DeleteAttachment",
