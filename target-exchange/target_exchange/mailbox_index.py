@@ -26,6 +26,8 @@ from contact_mapping.matching import Candidate, MatchIndex
 from exchangelib import Contact
 from exchangelib.errors import ResponseMessageError
 from exchangelib.folders import Contacts, FolderCollection
+from exchangelib.properties import FolderId
+from exchangelib.services import CreateFolder
 
 log = logging.getLogger(__name__)
 
@@ -132,9 +134,8 @@ class Mailbox:
                 wanted = "/".join((folders[0].path, *self.folder_path[:depth])).casefold()
                 found = next((f for f in folders if f.path.casefold() == wanted), None)
                 if found is None:
-                    created = Contacts(parent=current.folder, name=name)
                     try:
-                        created.save()
+                        created = self._create_folder(current.folder, name)
                     except ResponseMessageError as exc:
                         msg = (
                             f"Setting 'folder': contacts folder {wanted!r} does not exist and "
@@ -155,6 +156,15 @@ class Mailbox:
                 current = found
             self._destination = current.folder
             return self._destination
+
+    def _create_folder(self, parent: Any, name: str) -> Any:
+        """A contacts folder below ``parent`` (one CreateFolder). Not ``Folder.save()``: that
+        also puts the folder in exchangelib's root cache, whose first use walks the whole
+        mailbox (GetFolder of every distinguished folder, FindFolder Deep on the root, GetFolder
+        of every folder found) - system folders and Recoverable Items included."""
+        request = Contacts(parent=parent, name=name)
+        new = CreateFolder(account=self.account).get(parent_folder=parent, folders=[request])
+        return Contacts(parent=parent, name=name, _id=FolderId(id=new.id, changekey=new.changekey))
 
     def index(self, linked_ids: Callable[[list[str]], set[str]]) -> MailboxIndex:
         """Built on first use; later calls share it (claims persist across batches)."""
