@@ -227,27 +227,3 @@ def test_other_streams_are_ignored_without_a_request(env):
     report = env.run({"meltano_test_stream": [{"id": 1, "name": "x"}]})
     assert report["ignored_streams"] == ["meltano_test_stream"]
     assert env.ews.stats()["by_tenant"].get(env.mailbox) is None
-
-
-def test_folder_setting_missing_folder_is_created_or_named_in_a_clear_error(env):
-    """The sync creates a missing ``folder``; a server that refuses (the sandbox has no
-    CreateFolder) gets a message naming the setting and nothing is written."""
-    from contact_mapping.exchange.errors import ExchangeSetupError
-    from contact_mapping.exchange.folders import private_contact_folders
-
-    error = None
-    try:
-        env.run({"contacts": [person(1)]}, folder="Sell")
-    except ExchangeSetupError as exc:
-        error = exc
-    if error is not None:
-        assert error.setting == "folder"
-        assert "'folder'" in str(error)
-        assert env.contacts() == []
-        return
-    env.run({"contacts": [person(2)]}, folder="Contacts/Sell")
-    account = env.account()
-    folders = [f for f in private_contact_folders(account) if f.path.endswith("/Sell")]
-    disconnect(account)
-    assert len(folders) == 1
-    assert len(env.contacts()) == 2
