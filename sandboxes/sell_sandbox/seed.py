@@ -14,6 +14,8 @@ from sell_sandbox.clock import iso, parse_iso
 from sell_sandbox.resources import CONTACT, DEAL, LEAD
 
 SEED_EPOCH = parse_iso("2024-01-02T08:00:00Z")
+SEED_END = parse_iso("2026-01-01T00:00:00Z")  # seeded history ends before this (in the past)
+MIN_GAP_S, MAX_GAP_S = 30, 3600
 
 # (as written, ASCII form for e-mail addresses)
 FIRST_NAMES = (
@@ -57,14 +59,23 @@ TAGS = (["vip"], ["newsletter"], ["trade-fair 2024"], [], [], [])
 
 
 class _Stamps:
-    """Strictly increasing historical stamps from a fixed epoch."""
+    """Strictly increasing historical stamps from a fixed epoch, all before ``SEED_END``.
 
-    def __init__(self, rng: random.Random) -> None:
+    Real Sell never stamps the future. Gaps of 30 s to 1 h keep small accounts as they always
+    were; a large one gets shorter gaps so its history still ends in the past (a fixed date,
+    so the data stays the same run after run). Otherwise writes made after seeding would all
+    share the last seeded stamp, years ahead of the wall clock (the account clock never goes back).
+    """
+
+    def __init__(self, rng: random.Random, count: int) -> None:
         self._rng = rng
         self._now = SEED_EPOCH
+        fitting = 2 * (SEED_END - SEED_EPOCH) // max(count, 1) - MIN_GAP_S
+        self._max_gap = max(1, min(MAX_GAP_S, fitting))
+        self._min_gap = min(MIN_GAP_S, self._max_gap)
 
     def next(self) -> str:
-        self._now += self._rng.randint(30, 3600)
+        self._now += self._rng.randint(self._min_gap, self._max_gap)
         return iso(self._now)
 
 
@@ -87,7 +98,7 @@ def _address(rng: random.Random) -> dict:
 def seed_account(account: Account, size: int, seed: int) -> None:
     """Fill ``account`` with ``size`` contacts, ``size // 4`` leads and ``size // 2`` deals."""
     rng = random.Random(f"sell-sandbox:{seed}:{account.key}")  # noqa: S311 - test data
-    stamps = _Stamps(rng)
+    stamps = _Stamps(rng, count=size + size // 4 + size // 2)  # contacts, leads, deals
     n_companies = round(size * 0.2)
     companies = _seed_companies(account, rng, stamps, n_companies)
     people = _seed_people(account, rng, stamps, size - n_companies, companies)
