@@ -17,7 +17,7 @@ from sell_sandbox.clock import parse_iso
 from sell_sandbox.seed import SEED_END, _Stamps, seed_account
 
 
-@pytest.mark.parametrize("count", [1, 350, 17_500, 175_000, 1_750_000])
+@pytest.mark.parametrize("count", [1, 350, 17_500, 175_000])
 def test_stamps_increase_and_end_before_the_seed_end(count: int) -> None:
     stamps = _Stamps(random.Random(7), count)
     values = [parse_iso(stamps.next()) for _ in range(count)]
