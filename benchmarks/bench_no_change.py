@@ -8,17 +8,13 @@ pass that absorbs the sync's own writes (S7.1), then the measured third pass wit
 Prints the requests (each system) and seconds of the no-change run per direction, and the peak
 RSS of each of the four plugin processes in the initial and the no-change runs.
 
-Sizes above ``--real-sync-max`` (default 10,000) are primed instead of synced, because a real
-initial sync of 100,000 contacts per side takes far longer than the 15 minutes this script may
-take (≈ 30 Sell → Exchange records/s on this machine): each tap reads its whole system once
-(its records discarded, its final STATE kept, as Meltano would store it) and the measured run is
-tap (with that state) → target, with an empty ledger. The taps' cost is then measured exactly;
-the targets' is their start-up against a system of that size with no records to write.
-
-The Sell side is seeded with at most ``--sell-seed-max`` (default 10,000) contacts: ``sell-sandbox
---seed 100000`` does not become ready within 10 minutes (its seeding re-derives contact statuses
-by scanning every deal for each deal it creates, quadratic in the N/2 deals). Rows where the Sell
-side is smaller say so ("100,000 / 10,000 Sell").
+Every size is reached by a real initial sync by default (100,000 per side takes about 35 minutes
+on 2 cores: ~370 s Exchange → Sell, ~610 s Sell → Exchange, ~800 s for the second pass that reads
+back every contact the first one wrote). ``--real-sync-max N`` primes sizes above N instead, for a
+quick look: each tap reads its whole system once (its records discarded, its final STATE kept, as
+Meltano would store it) and the measured run is tap (with that state) → target with an empty
+ledger; rows say "(primed)". ``--sell-seed-max`` caps the Sell side (rows then say
+"100,000 / 10,000 Sell").
 """
 
 from __future__ import annotations
@@ -26,6 +22,7 @@ from __future__ import annotations
 import argparse
 
 from common import (
+    RUN_TIMEOUT_S,
     PluginConfigs,
     RunResult,
     directions,
@@ -47,14 +44,14 @@ def label(res: dict) -> str:
     return text if res.get("real_sync", True) else text + " (primed)"
 
 
-def measure(boxes, direction) -> tuple[RunResult, tuple[int, int], tuple[int, int]]:
+def measure(boxes, direction, timeout: float) -> tuple[RunResult, tuple[int, int], tuple[int, int]]:
     """One run of ``direction`` with the request counts it caused on each system."""
     boxes.reset()
-    result = direction.run()
+    result = direction.run(timeout=timeout)
     return result, boxes.sell_requests(), boxes.ews_requests()
 
 
-def one_size(size: int, *, real_sync: bool, sell_size: int) -> dict:
+def one_size(size: int, *, real_sync: bool, sell_size: int, timeout: float) -> dict:
     work = workdir(f"no-change-{size}")
     sell_args = ["--seed", str(sell_size), "--rate-limit", "0"]
     with sandboxes(sell_args, ["--seed", str(size)]) as boxes:
@@ -69,7 +66,7 @@ def one_size(size: int, *, real_sync: bool, sell_size: int) -> dict:
         for number in (1, 2, 3) if real_sync else (3,):
             row = {}
             for direction in (to_sell, to_exchange):
-                result, sell, ews = measure(boxes, direction)
+                result, sell, ews = measure(boxes, direction, timeout)
                 row[direction.name] = (result, sell, ews)
                 log(
                     f"N={size} pass {number} {direction.name}: {result.seconds:.1f}s "
@@ -88,14 +85,20 @@ def main() -> None:
     parser.add_argument(
         "--real-sync-max",
         type=int,
-        default=10000,
+        default=1_000_000,
         help="largest size reached by a real initial sync; larger sizes are primed by tap reads",
     )
     parser.add_argument(
         "--sell-seed-max",
         type=int,
-        default=10000,
-        help="largest Sell seed (sell-sandbox seeding is quadratic in deals beyond this)",
+        default=1_000_000,
+        help="largest Sell seed; larger sizes seed the Sell side with this many",
+    )
+    parser.add_argument(
+        "--run-timeout",
+        type=float,
+        default=RUN_TIMEOUT_S,
+        help="seconds one tap | target run may take",
     )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
@@ -104,7 +107,12 @@ def main() -> None:
         try:
             sell_size = min(size, args.sell_seed_max)
             results.append(
-                one_size(size, real_sync=size <= args.real_sync_max, sell_size=sell_size)
+                one_size(
+                    size,
+                    real_sync=size <= args.real_sync_max,
+                    sell_size=sell_size,
+                    timeout=args.run_timeout,
+                )
             )
         except (TimeoutError, RuntimeError) as exc:  # a size that cannot be reached is reported
             log(f"N={size} not reached: {exc}")

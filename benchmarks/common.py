@@ -31,7 +31,7 @@ MAILBOX = "bench@example.com"
 PASSWORD = "bench-password"  # noqa: S105 - the sandbox mailbox's test password
 CATEGORIES = ["Clients", "Partners", "VIP"]
 EWS_VERSION = "15.1.2507.6"
-RUN_TIMEOUT_S = 1800.0
+RUN_TIMEOUT_S = 3600.0
 
 
 def machine_line() -> str:
