@@ -179,7 +179,8 @@ DISTRIBUTION_LIST_ORDER: tuple[str, ...] = (
     "Members",
 )
 
-FOLDER_ORDER: tuple[str, ...] = (
+#: BaseFolderType's own sequence, which every folder type extends.
+BASE_FOLDER_ORDER: tuple[str, ...] = (
     "FolderId",
     "ParentFolderId",
     "FolderClass",
@@ -193,24 +194,12 @@ FOLDER_ORDER: tuple[str, ...] = (
     "PolicyTag",
     "ArchiveTag",
     "ReplicaList",
-    "PermissionSet",
-    "UnreadCount",
 )
 
+FOLDER_ORDER: tuple[str, ...] = (*BASE_FOLDER_ORDER, "PermissionSet", "UnreadCount")
+
 CONTACTS_FOLDER_ORDER: tuple[str, ...] = (
-    "FolderId",
-    "ParentFolderId",
-    "FolderClass",
-    "DisplayName",
-    "TotalCount",
-    "ChildFolderCount",
-    "ExtendedProperty",
-    "ManagedFolderInformation",
-    "EffectiveRights",
-    "DistinguishedFolderId",
-    "PolicyTag",
-    "ArchiveTag",
-    "ReplicaList",
+    *BASE_FOLDER_ORDER,
     "SharingEffectiveRights",
     "PermissionSet",
     "SourceId",
@@ -218,40 +207,12 @@ CONTACTS_FOLDER_ORDER: tuple[str, ...] = (
 )
 
 CALENDAR_FOLDER_ORDER: tuple[str, ...] = (
-    "FolderId",
-    "ParentFolderId",
-    "FolderClass",
-    "DisplayName",
-    "TotalCount",
-    "ChildFolderCount",
-    "ExtendedProperty",
-    "ManagedFolderInformation",
-    "EffectiveRights",
-    "DistinguishedFolderId",
-    "PolicyTag",
-    "ArchiveTag",
-    "ReplicaList",
+    *BASE_FOLDER_ORDER,
     "SharingEffectiveRights",
     "PermissionSet",
 )
 
-TASKS_FOLDER_ORDER: tuple[str, ...] = (
-    "FolderId",
-    "ParentFolderId",
-    "FolderClass",
-    "DisplayName",
-    "TotalCount",
-    "ChildFolderCount",
-    "ExtendedProperty",
-    "ManagedFolderInformation",
-    "EffectiveRights",
-    "DistinguishedFolderId",
-    "PolicyTag",
-    "ArchiveTag",
-    "ReplicaList",
-    "PermissionSet",
-    "UnreadCount",
-)
+TASKS_FOLDER_ORDER: tuple[str, ...] = FOLDER_ORDER  # TasksFolderType adds nothing to FolderType
 
 # How each stored item property is encoded on the wire.
 STRING_FIELDS = frozenset(
