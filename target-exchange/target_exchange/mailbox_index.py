@@ -15,6 +15,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 from contact_mapping.exchange import link_property
@@ -30,6 +31,9 @@ from exchangelib.properties import FolderId
 from exchangelib.services import CreateFolder
 
 log = logging.getLogger(__name__)
+
+#: Items turned into index entries (and looked up in the ledger) at a time.
+INDEX_BATCH = 1000
 
 INDEX_FIELDS: tuple[str, ...] = (
     "given_name",
@@ -79,26 +83,28 @@ class MailboxIndex:
         default_region: str,
     ) -> MailboxIndex:
         """``linked_ids(ids)`` names the items the ledger links (active or retired): never
-        offered for matching."""
+        offered for matching. Items are taken a batch at a time, so only the index itself
+        stays in memory, never the whole mailbox as exchangelib objects."""
         index = cls(MatchIndex())
         # Distribution lists and errors are not contacts.
-        contacts = [i for i in items if isinstance(i, Contact)]
-        linked = linked_ids([c.id for c in contacts]) if contacts else set()
-        for item in contacts:
-            index.size += 1
-            record = index_record(item)
-            if record["sell_link"]:
-                index.by_link.setdefault(record["sell_link"], []).append(item.id)
-                continue
-            if item.id in linked:
-                continue
-            index.matches.add(
-                Candidate(
-                    id=item.id,
-                    canonical=from_exchange(record, default_region),
-                    updated=record["last_modified_time"],
+        contacts = (i for i in items if isinstance(i, Contact))
+        while batch := list(islice(contacts, INDEX_BATCH)):
+            linked = linked_ids([c.id for c in batch])
+            for item in batch:
+                index.size += 1
+                record = index_record(item)
+                if record["sell_link"]:
+                    index.by_link.setdefault(record["sell_link"], []).append(item.id)
+                    continue
+                if item.id in linked:
+                    continue
+                index.matches.add(
+                    Candidate(
+                        id=item.id,
+                        canonical=from_exchange(record, default_region),
+                        updated=record["last_modified_time"],
+                    )
                 )
-            )
         return index
 
 

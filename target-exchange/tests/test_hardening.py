@@ -263,3 +263,34 @@ def test_xml_illegal_control_characters_are_rejected_with_a_reason_not_altered(e
     assert item.body == "two\nlines"
     report = env.run({"contacts": [person(1, first_name="Bell", updated_at=T2)]})
     assert report["streams"]["contacts"]["created"] == 1
+
+
+def test_matching_index_takes_the_mailbox_a_batch_at_a_time():
+    """The index must not hold the whole mailbox as exchangelib objects (757 MB at 100,000
+    contacts when it did): items are pulled and looked up in the ledger a batch at a time."""
+    from target_exchange.mailbox_index import INDEX_BATCH, MailboxIndex
+
+    pulled = 0
+    looked_up: list[tuple[int, int]] = []  # (items pulled so far, batch size) per ledger call
+
+    def items():
+        nonlocal pulled
+        for i in range(INDEX_BATCH * 2 + 5):
+            pulled += 1
+            yield Contact(
+                id=f"AAMk{i}", changekey="ck", given_name="P", surname=f"S{i}", email_addresses=None
+            )
+
+    def linked_ids(ids: list[str]) -> set[str]:
+        looked_up.append((pulled, len(ids)))
+        return {"AAMk0"}
+
+    index = MailboxIndex.from_items(items(), linked_ids, "US")
+    assert index.size == INDEX_BATCH * 2 + 5
+    assert len(index.matches) == index.size - 1  # the linked one is not offered
+    # (items pulled when the ledger was asked, batch size): never the whole mailbox at once
+    assert looked_up == [
+        (INDEX_BATCH, INDEX_BATCH),
+        (INDEX_BATCH * 2, INDEX_BATCH),
+        (INDEX_BATCH * 2 + 5, 5),
+    ]
