@@ -1,5 +1,6 @@
-"""S2, S3 and S10.1 end to end: ``meltano run tap-sell target-exchange``, with the Sell side
-changed through the Sell API (sell-sandbox) and the user's edits made in Exchange."""
+"""S2 (every row), S3.1, S3.2 and S10.1 end to end: ``meltano run tap-sell target-exchange``,
+with the Sell side changed through the Sell API (sell-sandbox) and the user's edits made in
+Exchange."""
 
 from __future__ import annotations
 
@@ -47,8 +48,8 @@ def test_statuses_follow_deals_through_meltano_with_master_list_and_rejection(ew
             project.run("run", "tap-sell", "target-exchange")
             return json.loads(report_path.read_text())
 
-        def categories() -> list[str]:
-            [item] = [c for c in exchange.contacts() if c.display_name == "Ann Lee"]
+        def categories(name: str = "Ann Lee") -> list[str]:
+            [item] = [c for c in exchange.contacts() if c.display_name == name]
             return list(item.categories or [])
 
         acme = sell.create("contacts", is_organization=True, name="Acme")
@@ -62,6 +63,7 @@ def test_statuses_follow_deals_through_meltano_with_master_list_and_rejection(ew
         )
         # S10.1: a record Exchange refuses (Surname longer than it allows) is rejected alone.
         bad = sell.create("contacts", is_organization=False, last_name="x" * 300)
+        sell.create("leads", first_name="Lou", last_name="Lead", organization_name="Lead Co")
 
         first = sync()
         contacts = first["streams"]["contacts"]
@@ -69,7 +71,10 @@ def test_statuses_follow_deals_through_meltano_with_master_list_and_rejection(ew
         [rejected] = first["rejected"]
         assert rejected["record_id"] == f"contact:{bad['id']}"
         assert rejected["reason"]
+        # S2: a person, a company and a lead each carry their category.
         assert categories() == ["Sell Person"]
+        assert categories("Acme") == ["Sell Company"]
+        assert categories("Lou Lead") == ["Sell Lead"]
         # S3: the master list holds the seven categories with their colours and GUIDs.
         account = exchange.account()
         try:
@@ -111,3 +116,27 @@ def test_statuses_follow_deals_through_meltano_with_master_list_and_rejection(ew
         last = sync()
         assert categories() == ["VIP", "Sell Person", "Sell Lost Prospect", "Sell Past Customer"]
         assert last["streams"]["contacts"]["rejected"] == 0  # unchanged rejection not retried
+
+        # S3.2: the user renames "Sell Person" in Outlook, which re-tags Ann with the new name.
+        account = exchange.account()
+        try:
+            listed = master_categories.load(account)
+            listed.rename(category_guid_text("Sell Person"), "People from Sell")
+            master_categories.save(account, listed, exists=True)
+            [item] = [c for c in exchange.contacts() if c.display_name == "Ann Lee"]
+            item.account = account
+            item.categories = [
+                "People from Sell" if c == "Sell Person" else c for c in item.categories
+            ]
+            item.save(update_fields=["categories"])
+        finally:
+            disconnect(account)
+        sync()  # nothing changed in Sell: the list is checked all the same
+        account = exchange.account()
+        try:
+            names = master_categories.load(account).names()
+        finally:
+            disconnect(account)
+        assert "Sell Person" in names
+        assert "People from Sell" not in names
+        assert categories() == ["VIP", "Sell Person", "Sell Lost Prospect", "Sell Past Customer"]
