@@ -50,6 +50,12 @@ _INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}  # upsert-
 _CHUNK = 5_000  # bound on ids per IN (...) list; one query for any realistic batch
 
 
+def _in_chunks(values: list[Any]) -> Iterator[list[Any]]:
+    """``values`` in slices short enough for one ``IN (...)`` list each."""
+    for start in range(0, len(values), _CHUNK):
+        yield values[start : start + _CHUNK]
+
+
 class _Row:
     """Inserted column values in the shape ``_link_from_row`` reads (``row._mapping``)."""
 
@@ -304,8 +310,7 @@ class Ledger:
         """
         ids = list(dict.fromkeys(str(i) for i in exchange_ids))
         found: list[Link] = []
-        for start in range(0, len(ids), _CHUNK):
-            chunk = ids[start : start + _CHUNK]
+        for chunk in _in_chunks(ids):
             found += self._links_where(s.links.c.exchange_id.in_(chunk), include_retired)
         return self._prefer_active(found, lambda link: link.exchange_id)
 
@@ -315,8 +320,7 @@ class Ledger:
         """Links of these Sell records of one kind (``contact`` / ``lead``); see above."""
         ids = list(dict.fromkeys(int(i) for i in sell_ids))
         found: list[Link] = []
-        for start in range(0, len(ids), _CHUNK):
-            chunk = ids[start : start + _CHUNK]
+        for chunk in _in_chunks(ids):
             condition = sa.and_(s.links.c.sell_kind == sell_kind, s.links.c.sell_id.in_(chunk))
             found += self._links_where(condition, include_retired)
         return self._prefer_active(found, lambda link: link.sell_id)
@@ -484,12 +488,12 @@ class Ledger:
         self, conn: sa.Connection, direction: str, source_ids: list[str]
     ) -> dict[str, Intent]:
         out: dict[str, Intent] = {}
-        for start in range(0, len(source_ids), _CHUNK):
+        for chunk in _in_chunks(source_ids):
             rows = conn.execute(
                 sa.select(s.intents).where(
                     self._mine(s.intents),
                     s.intents.c.direction == direction,
-                    s.intents.c.source_id.in_(source_ids[start : start + _CHUNK]),
+                    s.intents.c.source_id.in_(chunk),
                 )
             ).all()
             for row in rows:
@@ -662,12 +666,12 @@ class Ledger:
         ids = list(dict.fromkeys(str(i) for i in record_ids))
         out: dict[str, Rejection] = {}
         with self._read() as conn:
-            for start in range(0, len(ids), _CHUNK):
+            for chunk in _in_chunks(ids):
                 rows = conn.execute(
                     sa.select(s.rejections).where(
                         self._mine(s.rejections),
                         s.rejections.c.side == side,
-                        s.rejections.c.record_id.in_(ids[start : start + _CHUNK]),
+                        s.rejections.c.record_id.in_(chunk),
                     )
                 ).all()
                 for r in rows:
@@ -823,13 +827,13 @@ class Ledger:
         changed = 0
         now = _now()
         with self._write() as conn:
-            for start in range(0, len(wanted), _CHUNK):
+            for chunk in _in_chunks(wanted):
                 changed += conn.execute(
                     t.update()
                     .where(
                         self._mine(t),
                         t.c.status == "pending",
-                        t.c.id.in_(wanted[start : start + _CHUNK]),
+                        t.c.id.in_(chunk),
                     )
                     .values(status="delivered", delivered_at=now)
                 ).rowcount
