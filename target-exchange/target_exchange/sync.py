@@ -429,10 +429,9 @@ class SellToExchange:
         inc = p.incoming
         key = outcome.change_key if outcome is not None else item.changekey
         modified = None if wrote else iso(item.last_modified_time)
-        snapshot = _carry(
-            self._snapshot(inc, xc, result.values, modified, key),
+        snapshot = self._snapshot(inc, xc, result.values, modified, key).superseding(
             p.link.snapshot if p.link is not None else None,
-            replaced_key=item.changekey if wrote else None,
+            exchange_key=item.changekey if wrote else None,  # the version this write replaced
         )
         lost = self._lost_values(inc, item.id, result)
         if p.link is not None:
@@ -626,18 +625,3 @@ class SellToExchange:
             if inc.was_rejected:
                 self.ledger.clear_rejection(REJECTION_SIDE, inc.ref)
             self.report.count(inc.stream, "created")
-
-
-def _carry(new: Snapshot, old: Snapshot | None, replaced_key: str | None) -> Snapshot:
-    """The next snapshot of a link, keeping what target-sell-contacts remembers in it.
-
-    When we wrote, the change key of the item version we replaced is remembered: a late replay
-    of that version (S7.2) has no older time than the one stored here, only that key.
-    """
-    if old is None:
-        return new.evolve(exchange_superseded_key=replaced_key)
-    same_sell_version = iso_utc(new.sell_updated_at) == iso_utc(old.sell_updated_at)
-    return new.evolve(
-        exchange_superseded_key=replaced_key or old.exchange_superseded_key,
-        sell_superseded_values=old.sell_superseded_values if same_sell_version else None,
-    )

@@ -37,7 +37,6 @@ from contact_mapping.ledger import (
 from contact_mapping.ledger_url import ledger_url
 from contact_mapping.matching import Candidate, MatchIndex
 from contact_mapping.merge import MergeResult, append_overwritten, merge, next_snapshot
-from contact_mapping.normalize import iso_utc
 from contact_mapping.planning import Action, plan_write
 from contact_mapping.report import ProgressTicker
 from contact_mapping.sell_map import (
@@ -631,7 +630,11 @@ class SyncRun:
         )
         if item.link is not None and not item.first_link:
             self.ledger.update_link(
-                item.link.id, lambda link: _carry(snapshot, link.snapshot, sell, bool(payload))
+                item.link.id,
+                # Categories belong to target-exchange; the Sell version replaced, to this write.
+                lambda link: snapshot.superseding(
+                    link.snapshot, sell_values=sell.values() if payload else None
+                ).evolve(categories=link.snapshot.categories),
             )
         else:
             try:
@@ -806,23 +809,3 @@ def _same_values(sell: Canonical, values: Mapping[str, Any]) -> bool:
 
 def _display(c: Canonical) -> str:
     return c.display_name or " ".join(p for p in (c.first_name, c.last_name) if p) or c.email or "?"
-
-
-def _carry(new: Snapshot, old: Snapshot, replaced: Canonical, wrote: bool) -> Snapshot:
-    """The next snapshot of a link, keeping what other runs and targets remember in it.
-
-    Categories and the Exchange version target-exchange replaced are theirs to change. When we
-    wrote, the Sell version we replaced is remembered, so its late replay is known as stale
-    (Sell stamps whole seconds: it can carry the time of our own write, S7.2).
-    """
-    if wrote:
-        sell_superseded = replaced.values()
-    elif iso_utc(new.sell_updated_at) == iso_utc(old.sell_updated_at):
-        sell_superseded = old.sell_superseded_values
-    else:
-        sell_superseded = None
-    return new.evolve(
-        categories=old.categories,
-        exchange_superseded_key=old.exchange_superseded_key,
-        sell_superseded_values=sell_superseded,
-    )

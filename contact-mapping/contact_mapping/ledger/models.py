@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from contact_mapping.canonical import fingerprint
 from contact_mapping.merge import Overwritten
-from contact_mapping.normalize import to_utc
+from contact_mapping.normalize import iso_utc, to_utc
 
 SellKind = Literal["contact", "lead"]
 Direction = Literal["exchange_to_sell", "sell_to_exchange"]
@@ -46,6 +46,30 @@ class Snapshot:
 
     def evolve(self, **changes: Any) -> Snapshot:
         return replace(self, **changes)
+
+    def superseding(
+        self,
+        previous: Snapshot | None,
+        *,
+        exchange_key: str | None = None,
+        sell_values: dict[str, Any] | None = None,
+    ) -> Snapshot:
+        """This next snapshot of a link, with the versions the sync's writes replaced (S7.2).
+
+        ``exchange_key`` / ``sell_values``: the version this write replaced on that side. A side
+        not written keeps what ``previous`` remembered: the Exchange change key always (it names
+        one version exactly), the Sell values only while Sell's ``updated_at`` is unchanged.
+        """
+        if previous is None:
+            return self.evolve(
+                exchange_superseded_key=exchange_key, sell_superseded_values=sell_values
+            )
+        same_sell = iso_utc(self.sell_updated_at) == iso_utc(previous.sell_updated_at)
+        kept_sell = previous.sell_superseded_values if same_sell else None
+        return self.evolve(
+            exchange_superseded_key=exchange_key or previous.exchange_superseded_key,
+            sell_superseded_values=sell_values if sell_values is not None else kept_sell,
+        )
 
 
 @dataclass(frozen=True)
