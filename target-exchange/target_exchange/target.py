@@ -13,7 +13,7 @@ from typing import Any
 
 from contact_mapping.exchange.connection import connect, disconnect
 from contact_mapping.ledger import Ledger
-from contact_mapping.ledger_url import ledger_url
+from contact_mapping.ledger_url import open_ledger
 from contact_mapping.report import ProgressTicker, RunReport
 from singer_sdk import Sink, Target
 
@@ -62,7 +62,7 @@ class TargetExchange(Target):
         settings = self.settings
         account = connect(settings.exchange)  # bounded by retry_max_wait from the probe on
         self._account = account
-        self._ledger = Ledger(ledger_url(settings.ledger_url), settings.tenant)
+        self._ledger = open_ledger(settings.ledger_url, settings.tenant)
         self._run_id = self._ledger.start_run(self.name)
         writer = EwsWriter(account)
         mailbox = Mailbox(account, settings.folder_path, settings.default_region)

@@ -34,7 +34,7 @@ from contact_mapping.ledger import (
     NewIntent,
     Snapshot,
 )
-from contact_mapping.ledger_url import ledger_url
+from contact_mapping.ledger_url import ledger_url, open_ledger
 from contact_mapping.matching import Candidate, MatchIndex
 from contact_mapping.merge import MergeResult, append_overwritten, merge, next_snapshot
 from contact_mapping.planning import Action, plan_write
@@ -197,11 +197,7 @@ class SyncRun:
             overwritten_values_field=settings.overwritten_values_field,
             logger=logger,
         )
-        try:
-            ledger = Ledger(settings.ledger_url, settings.tenant)
-        except Exception as exc:
-            msg = f"ledger_url: cannot open the sync ledger ({type(exc).__name__}: {exc})"
-            raise SetupError(msg) from None
+        ledger = open_ledger(settings.ledger_url, settings.tenant)
         run = cls(settings, client, ledger, fields, logger)
         run.resolve_intents()
         # Before the batches: a Sell value Exchange beat is kept before this run overwrites it,

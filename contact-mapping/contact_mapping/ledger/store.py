@@ -104,6 +104,9 @@ class Ledger:
         self.tenant = str(tenant)
         self.url = make_url(url or DEFAULT_LEDGER_URL)
         self.dialect = self.url.get_backend_name()
+        if self.dialect not in _INSERTS:  # refused at open, not at the first write of a run
+            msg = f"unsupported ledger database {self.dialect!r} (use sqlite or postgresql)"
+            raise ValueError(msg)
         if self.dialect == "sqlite":
             self._make_sqlite_dir()
             if schema:
@@ -627,11 +630,7 @@ class Ledger:
     def _upsert(
         self, table: sa.Table, values: dict[str, Any], keys: list[str], update: dict
     ) -> Any:
-        insert = _INSERTS.get(self.dialect)
-        if insert is None:  # pragma: no cover - other backends are not supported
-            msg = f"unsupported ledger database {self.dialect!r} (use sqlite or postgresql)"
-            raise ValueError(msg)
-        stmt = insert(table).values(**values)
+        stmt = _INSERTS[self.dialect](table).values(**values)
         return stmt.on_conflict_do_update(
             index_elements=keys,
             set_={k: (stmt.excluded[k] if v is None else v) for k, v in update.items()},
