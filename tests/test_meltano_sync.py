@@ -7,11 +7,13 @@ own Meltano system directory, so they can run next to the other tests.
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import sqlalchemy as sa
+from contact_mapping.testing_db import postgres_unreachable, private_postgres_database
 from sandbox_common.meltano_project import env_prefix
 from sell_sandbox import tenant_key
 from sell_sandbox.client import SellSandboxClient
@@ -56,7 +58,24 @@ def tenant_env(name: str, sell, ews, *, token: str, mailbox: str, ledger_url: st
     return env
 
 
-def test_two_tenants_at_once_see_only_their_own_data(isolated_project, sandboxes_factory, tmp_path):
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def shared_ledger(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
+    """The URL both tenants' targets get: a SQLite file, or a database of its own on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'shared-ledger.db'}"
+        return
+    reason = postgres_unreachable()
+    if reason:
+        pytest.skip(reason)
+    with private_postgres_database("e2e_ledger") as url:
+        yield url
+
+
+def test_two_tenants_at_once_see_only_their_own_data(
+    isolated_project, sandboxes_factory, shared_ledger
+):
+    """Two workers share one ledger (SPEC §3: SQLite by default, PostgreSQL for several workers);
+    the PostgreSQL case also proves the plugins' own venvs carry its driver."""
     tokens = {"acme": make_token("acme"), "globex": make_token("globex")}
     mailboxes = {"acme": "sync@acme.example", "globex": "sync@globex.example"}
     sell, ews = sandboxes_factory(
@@ -74,11 +93,9 @@ def test_two_tenants_at_once_see_only_their_own_data(isolated_project, sandboxes
         ],
     )
     before = {t: _sell_ids(sell, tok) for t, tok in tokens.items()}
-    ledger_file = tmp_path / "shared-ledger.db"
-    ledger = f"sqlite:///{ledger_file}"
     for name, token in tokens.items():
         isolated_project.env |= tenant_env(
-            name, sell, ews, token=token, mailbox=mailboxes[name], ledger_url=ledger
+            name, sell, ews, token=token, mailbox=mailboxes[name], ledger_url=shared_ledger
         )
 
     # Create the system database once: two first runs at the same instant would both migrate it.
@@ -112,8 +129,12 @@ def test_two_tenants_at_once_see_only_their_own_data(isolated_project, sandboxes
     for name in tokens:
         assert f"prod:tap-exchange-contacts--{name}-to-target-sell-contacts--{name}" in listed
 
-    with sqlite3.connect(ledger_file) as db:
-        rows = db.execute("SELECT tenant, exchange_id, sell_id FROM links").fetchall()
+    engine = sa.create_engine(shared_ledger)
+    try:
+        with engine.connect() as db:
+            rows = db.execute(sa.text("SELECT tenant, exchange_id, sell_id FROM links")).all()
+    finally:
+        engine.dispose()
     by_tenant = {name: {(e, s) for t, e, s in rows if t == name} for name in tokens}
     assert by_tenant["acme"]
     assert by_tenant["globex"]

@@ -23,22 +23,7 @@ from contact_mapping.ledger import (
     StaleLinkError,
     UnknownLinkError,
 )
-
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-
-
-def _pg_reason() -> str | None:
-    try:
-        engine = sa.create_engine(PG_URL, connect_args={"connect_timeout": 2})
-        with engine.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
-        engine.dispose()
-    except Exception as exc:  # any failure means "not reachable" for this suite
-        return f"PostgreSQL not reachable at 127.0.0.1:5432: {exc.__class__.__name__}: {exc}"
-    return None
-
-
-_PG_SKIP: list[str | None] = []
+from contact_mapping.testing_db import PG_URL, postgres_unreachable
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -47,10 +32,9 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, Any
     if request.param == "sqlite":
         yield {"url": f"sqlite:///{tmp_path / 'ledger.db'}"}
         return
-    if not _PG_SKIP:
-        _PG_SKIP.append(_pg_reason())
-    if _PG_SKIP[0]:
-        pytest.skip(_PG_SKIP[0])
+    reason = postgres_unreachable()
+    if reason:
+        pytest.skip(reason)
     schema = f"cm_test_{uuid.uuid4().hex[:12]}"
     yield {"url": PG_URL, "schema": schema}
     engine = sa.create_engine(PG_URL)
