@@ -28,7 +28,7 @@ from contact_mapping.exchange_map import (
     merge_indexed,
     to_exchange_fields,
 )
-from contact_mapping.matching import Candidate, Match, MatchIndex
+from contact_mapping.matching import Candidate, Indexed, Match, MatchIndex
 from contact_mapping.merge import (
     Decision,
     MergeResult,
@@ -65,6 +65,7 @@ __all__ = [
     "Candidate",
     "Canonical",
     "Decision",
+    "Indexed",
     "Match",
     "MatchIndex",
     "MergeResult",

@@ -27,13 +27,25 @@ class Candidate:
         return to_utc(self.updated) or _OLDEST
 
 
+@dataclass(frozen=True, slots=True)
+class Indexed:
+    """What the index keeps of a candidate once its keys are filed: enough to rank and name it.
+
+    Not the canonical form: an initial run indexes the other side's every unlinked record, and
+    holding each one's canonical form for the whole run made its memory grow with the account.
+    """
+
+    id: Hashable
+    updated_at: datetime
+
+
 @dataclass(frozen=True)
 class Match:
     """The winning candidate, the rule that found it and the others it beat (logged, S4.2)."""
 
-    candidate: Candidate
+    candidate: Indexed
     rule: Literal["email", "name_phone"]
-    alternatives: tuple[Candidate, ...] = ()
+    alternatives: tuple[Indexed, ...] = ()
 
     def log_details(self) -> dict[str, Any]:
         return {
@@ -59,10 +71,10 @@ def match_phones(c: Canonical) -> tuple[str, ...]:
 class MatchIndex:
     """Lookup over the other side's unlinked records; a claimed candidate is never offered again."""
 
-    _by_email: dict[tuple[bool, str], list[Candidate]] = field(
+    _by_email: dict[tuple[bool, str], list[Indexed]] = field(
         default_factory=lambda: defaultdict(list)
     )
-    _by_name_phone: dict[tuple[bool, str, str], list[Candidate]] = field(
+    _by_name_phone: dict[tuple[bool, str, str], list[Indexed]] = field(
         default_factory=lambda: defaultdict(list)
     )
     _claimed: set[Hashable] = field(default_factory=set)
@@ -80,19 +92,20 @@ class MatchIndex:
             msg = f"candidate {candidate.id!r} added twice"
             raise ValueError(msg)
         self._ids.add(candidate.id)
+        kept = Indexed(candidate.id, candidate.updated_at)
         c = candidate.canonical
         org = c.is_organization
         for email in c.emails_for_matching():
-            self._by_email[(org, email)].append(candidate)
+            self._by_email[(org, email)].append(kept)
         name = match_name(c)
         if name:
             for phone in match_phones(c):
-                self._by_name_phone[(org, name, phone)].append(candidate)
+                self._by_name_phone[(org, name, phone)].append(kept)
 
     def __len__(self) -> int:
         return len(self._ids) - len(self._claimed & self._ids)
 
-    def _open(self, found: Iterable[Candidate]) -> list[Candidate]:
+    def _open(self, found: Iterable[Indexed]) -> list[Indexed]:
         unique = {id(c): c for c in found if c.id not in self._claimed}
         # Most recently updated first; ties by id text so the choice is deterministic.
         return sorted(unique.values(), key=lambda c: (-c.updated_at.timestamp(), str(c.id)))

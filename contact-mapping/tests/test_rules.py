@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
 from datetime import UTC, datetime
 from typing import Any
 
@@ -251,6 +253,21 @@ def test_s4_matching(  # noqa: PLR0917 - one argument per table column
     assert (found.candidate.id, found.rule) == (winner, how)
     assert [a.id for a in found.alternatives] == alternatives
     assert found.log_details()["alternatives"] == [str(a) for a in alternatives]
+
+
+def test_the_index_keeps_no_canonical_form_once_the_keys_are_filed() -> None:
+    """An initial run indexes every unlinked record of the other side: only keys, id and time
+    may stay for the run, or its memory grows with the account (README, table 4)."""
+    canonical = sell(last_name="Lee", email="ann@x.com", phone="+1 212 555 0100")
+    kept = weakref.ref(canonical)
+    index = MatchIndex.build([Candidate("sell-1", canonical, "2024-05-01T10:00:00Z")])
+    del canonical
+    gc.collect()
+    assert kept() is None
+    found = index.find(ex(surname="Lee", email_address_1="ANN@x.com "))
+    assert found is not None
+    assert (found.candidate.id, found.rule) == ("sell-1", "email")
+    assert found.candidate.updated_at.isoformat() == "2024-05-01T10:00:00+00:00"
 
 
 def test_s4_2_one_to_one_a_claimed_candidate_is_not_offered_again() -> None:

@@ -286,15 +286,22 @@ class SellClient:
         has_next = bool(links.get("next_page")) and len(items) > 0
         return Page(items=items, has_next=has_next)
 
+    def iter_pages(
+        self, path: str, params: Mapping[str, Any] | None = None, *, max_pages: int = 100_000
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Every page of a list in turn (stops at the last page, reference §2.2)."""
+        for number in range(1, max_pages + 1):
+            page = self.page(path, params, number)
+            yield page.items
+            if not page.has_next or len(page.items) < int((params or {}).get("per_page", PER_PAGE)):
+                return
+
     def iter_all(
         self, path: str, params: Mapping[str, Any] | None = None, *, max_pages: int = 100_000
     ) -> Iterator[dict[str, Any]]:
-        """Every item of a list, page by page (stops at the last page, reference §2.2)."""
-        for number in range(1, max_pages + 1):
-            page = self.page(path, params, number)
-            yield from page.items
-            if not page.has_next or len(page.items) < int((params or {}).get("per_page", PER_PAGE)):
-                return
+        """Every item of a list, page by page."""
+        for items in self.iter_pages(path, params, max_pages=max_pages):
+            yield from items
 
     def by_ids(self, path: str, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
         """Records by id, ``PER_PAGE`` ids per request; missing ids are simply absent."""
