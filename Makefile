@@ -43,7 +43,8 @@ demo: $(STAMP)
 readme: $(STAMP)
 	$(PY) tools/readme_settings.py
 
-# Every benchmark's table (not part of `make test`; takes ~80 min). BENCH_ARGS passes options to
-# benchmarks/run_all.py, e.g. BENCH_ARGS="--only no-change --sizes 1000,10000" or "--readme".
+# Every benchmark's table (not part of `make test`; ~50 min, 38 of them the 100,000-contact
+# sync). BENCH_ARGS passes options to benchmarks/run_all.py, e.g.
+# BENCH_ARGS="--only no-change --sizes 1000,10000" or "--readme".
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py $(BENCH_ARGS)

@@ -24,7 +24,7 @@ PY = ".venv/bin/python"
 BENCHMARKS: dict[str, tuple[list[str], int]] = {
     "rate-limit": (["benchmarks/bench_rate_limit.py"], 900),
     "initial-sync": (["benchmarks/bench_initial_sync.py"], 1800),
-    "no-change": (["benchmarks/bench_no_change.py"], 7200),  # a real 100,000 sync: ~45 min
+    "no-change": (["benchmarks/bench_no_change.py"], 7200),  # a real 100,000 sync: ~38 min
     "peer-tap-sell": (["benchmarks/bench_peer_tap_sell.py"], 1800),
     "peer-tap-exchange": (["benchmarks/bench_peer_tap_exchange.py"], 900),
     "sell-sandbox": (["benchmarks/bench_sell_sandbox.py"], 300),
