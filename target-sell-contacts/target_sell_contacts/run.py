@@ -35,7 +35,7 @@ from contact_mapping.ledger import (
     NewIntent,
     Snapshot,
 )
-from contact_mapping.ledger_url import ledger_url, open_ledger
+from contact_mapping.ledger_url import open_ledger
 from contact_mapping.matching import Candidate, MatchIndex
 from contact_mapping.merge import MergeResult, append_overwritten, merge, next_snapshot
 from contact_mapping.planning import Action, plan_write
@@ -101,7 +101,7 @@ class Settings:
     api_url: str
     api_token: str = field(repr=False)
     tenant: str
-    ledger_url: str = field(repr=False)
+    ledger_url: str | None = field(repr=False)  # the setting; open_ledger supplies the default
     report_path: str | None
     exchange_id_field: str | None
     overwritten_values_field: str | None
@@ -126,7 +126,7 @@ class Settings:
             api_url=str(config.get("api_url") or "https://api.getbase.com"),
             api_token=token,
             tenant=str(config.get("tenant") or DEFAULT_TENANT),
-            ledger_url=ledger_url(config.get("ledger_url")),
+            ledger_url=config.get("ledger_url"),
             report_path=config.get("report_path") or None,
             exchange_id_field=(config.get("exchange_id_field") or "").strip() or None,
             overwritten_values_field=(config.get("overwritten_values_field") or "").strip() or None,
@@ -449,9 +449,12 @@ class SyncRun:
         index = MatchIndex()
         id_field = self.fields.exchange_id.get("contact")
         seen = 0
+        organisations: list[dict[str, Any]] = []  # id and name only; told to the ledger once
         for records in self.client.iter_pages("contacts", {"sort_by": "id"}):
             seen += len(records)
-            self.companies.seed(r for r in records if r.get("is_organization"))
+            organisations += (
+                {"id": r["id"], "name": r.get("name")} for r in records if r.get("is_organization")
+            )
             linked = self.ledger.links_for_sell_ids("contact", [int(r["id"]) for r in records])
             for record in records:
                 ident = int(record["id"])
@@ -463,7 +466,7 @@ class SyncRun:
                 own = (record.get("custom_fields") or {}).get(id_field) if id_field else None
                 if own:
                     self._index_by_exchange_id[str(own)] = ident
-        self.companies.seed((), complete=True)  # every organisation has been seen
+        self.companies.seed(organisations, complete=True)
         self._index = index
         self.logger.info("indexed %d Sell contacts (%d unlinked) for matching", seen, len(index))
 
