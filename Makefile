@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
-PACKAGES := contact-mapping sandboxes tap-sell tap-exchange-contacts target-sell-contacts target-exchange
+PACKAGES := exchange-mailbox contact-mapping sandboxes tap-sell tap-exchange-contacts target-sell-contacts target-exchange
 STAMP := $(VENV)/.setup-stamp
 PYTEST_ARGS ?=
 

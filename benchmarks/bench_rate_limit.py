@@ -27,7 +27,7 @@ from common import (
     sell_config,
     workdir,
 )
-from contact_mapping.exchange.records import contact_schema
+from exchange_mailbox.ews.records import contact_schema
 from sandbox_common.process import running_sandbox
 from sell_sandbox import tenant_key
 

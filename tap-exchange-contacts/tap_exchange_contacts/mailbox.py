@@ -12,10 +12,10 @@ from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import Any
 
-from contact_mapping.exchange import ExchangeScopeError, connection, master_categories
-from contact_mapping.exchange.category_list import Category
-from contact_mapping.exchange.folders import ContactFolder, private_contact_folders
-from contact_mapping.exchange.settings import ExchangeSettings
+from exchange_mailbox import ExchangeScopeError
+from exchange_mailbox.ews import EwsMailbox, connection
+from exchange_mailbox.interface import Category, ContactFolder
+from exchange_mailbox.settings import ExchangeSettings
 from exchangelib import Account
 from exchangelib.errors import EWSError
 
@@ -30,27 +30,24 @@ class Mailbox:
         self.selected_categories: list[str] = [
             str(c).strip() for c in (config.get("categories") or []) if str(c).strip()
         ]
-        self._account: Account | None = None
+        self.ews = EwsMailbox(self.settings)
 
     @property
     def account(self) -> Account:
-        if self._account is None:
-            self._account = connection.connect(self.settings)
-        return self._account
+        return self.ews.account
 
     @cached_property
     def folders(self) -> list[ContactFolder]:
-        return self._checked("listing the contact folders", private_contact_folders)
+        return self._checked("listing the contact folders", self.ews.private_folders)
 
     @cached_property
     def categories(self) -> list[Category]:
-        category_list = self._checked("reading the master category list", master_categories.load)
-        return category_list.categories() if category_list is not None else []
+        return self._checked("reading the master category list", self.ews.master_categories)
 
     def _checked(self, what: str, call: Any) -> Any:
-        account = self.account
+        _ = self.account  # connection errors are explained by connect() itself
         try:
-            return call(account)
+            return call()
         except EWSError as exc:
             err = connection.explain(exc, self.settings, "service_endpoint")
             log.error("Failed %s: %s", what, err)
@@ -83,8 +80,7 @@ class Mailbox:
         return [existing[c.casefold()] for c in self.selected_categories]
 
     def close(self) -> None:
-        connection.disconnect(self._account)
-        self._account = None
+        self.ews.close()
 
 
 def in_scope(record: Mapping[str, Any], selected: Sequence[str]) -> bool:

@@ -6,8 +6,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from contact_mapping.exchange.contact_reader import FolderSync
-from contact_mapping.exchange.records import contact_schema, is_deletion
+from exchange_mailbox.ews.records import contact_schema, is_deletion
 from singer_sdk import Stream
 from singer_sdk import typing as th
 
@@ -48,7 +47,7 @@ class ContactsStream(ExchangeStream):
         for folder in mailbox.folders:
             current.add(folder.id)
             previous = (folder_states.get(folder.id) or {}).get("sync_state")
-            sync = FolderSync(mailbox.account, folder, previous)
+            sync = mailbox.ews.folder_changes(folder, previous)
             emitted = out_of_scope = 0
             for record in sync.records(modified_since=None if previous else start_date, now=now):
                 if is_deletion(record) or in_scope(record, selected):

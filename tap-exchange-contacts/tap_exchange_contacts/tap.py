@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from contact_mapping.exchange.settings import connection_settings
+from exchange_mailbox.settings import connection_settings
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from contact_mapping.exchange import connection
+from exchange_mailbox.ews import connection
 from exchangelib import Account
 from sandbox_common.process import SandboxProcess, running_sandbox
 from tap_exchange_contacts.tap import TapExchangeContacts
@@ -87,7 +87,7 @@ def account_for(sandbox: SandboxProcess, address: str) -> Account:
 
 def private_contacts(account: Account) -> list[Any]:
     """Every Contact of the private folders, read independently of the tap (FindItem+GetItem)."""
-    from contact_mapping.exchange.folders import private_contact_folders
+    from exchange_mailbox.ews.folders import private_contact_folders
     from exchangelib import Contact
 
     found = []

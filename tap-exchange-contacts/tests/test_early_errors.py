@@ -9,8 +9,9 @@ import subprocess
 import sys
 
 import pytest
-from contact_mapping.exchange import ExchangeScopeError, ExchangeSetupError, master_categories
-from contact_mapping.exchange.category_list import CategoryList
+from exchange_mailbox import ExchangeScopeError, ExchangeSetupError
+from exchange_mailbox.ews import master_categories
+from exchange_mailbox.ews.category_list import CategoryList
 from singer_sdk.exceptions import ConfigValidationError
 
 from .conftest import MAILBOXES, account_for, run_tap, tap_config

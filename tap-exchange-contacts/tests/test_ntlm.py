@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from contact_mapping.exchange import ExchangeSetupError, connection
+from exchange_mailbox import ExchangeSetupError
+from exchange_mailbox.ews import connection
 from sandbox_common.process import SandboxProcess, running_sandbox
 
 from .conftest import PRIVATE_FOLDERS, private_contacts, run_tap, tap_config

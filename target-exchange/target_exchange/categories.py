@@ -17,8 +17,8 @@ from contact_mapping.categories import (
     SELL_CATEGORIES,
     category_guid_text,
 )
-from contact_mapping.exchange import master_categories
-from contact_mapping.exchange.category_list import CategoryList
+from exchange_mailbox.ews import master_categories
+from exchange_mailbox.ews.category_list import CategoryList
 
 log = logging.getLogger(__name__)
 

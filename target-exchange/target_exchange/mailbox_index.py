@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
-from contact_mapping.exchange import link_property
-from contact_mapping.exchange.errors import ExchangeSetupError
-from contact_mapping.exchange.folders import ContactFolder, private_contact_folders
-from contact_mapping.exchange.records import iso
 from contact_mapping.exchange_map import from_exchange
 from contact_mapping.matching import Candidate, MatchIndex
+from exchange_mailbox.errors import ExchangeSetupError
+from exchange_mailbox.ews import link_property
+from exchange_mailbox.ews.folders import ContactFolder, private_contact_folders
+from exchange_mailbox.ews.records import iso
 from exchangelib import Contact
 from exchangelib.errors import ResponseMessageError
 from exchangelib.folders import Contacts, FolderCollection

@@ -10,11 +10,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
+from exchange_mailbox.ews.writer import EwsWriter
 from exchangelib import Contact
 from exchangelib.folders import FolderCollection
 
 from .mailbox_index import Mailbox
-from .writer import EwsWriter
 
 log = logging.getLogger(__name__)
 MAX_ROUNDS = 3

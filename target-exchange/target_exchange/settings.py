@@ -10,9 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from contact_mapping.exchange.errors import ExchangeSetupError
-from contact_mapping.exchange.settings import ExchangeSettings, connection_settings
 from contact_mapping.target_settings import DEFAULT_REGION, DEFAULT_TENANT, target_settings
+from exchange_mailbox.errors import ExchangeSetupError
+from exchange_mailbox.settings import ExchangeSettings, connection_settings
 from singer_sdk import typing as th
 
 

@@ -22,8 +22,6 @@ from typing import Any
 
 from contact_mapping.canonical import Canonical, project
 from contact_mapping.categories import SELL_CATEGORIES, merge_categories, sell_categories
-from contact_mapping.exchange import link_property
-from contact_mapping.exchange.records import contact_to_record, iso
 from contact_mapping.exchange_map import from_exchange, to_exchange_fields
 from contact_mapping.ledger import (
     Adopted,
@@ -40,12 +38,14 @@ from contact_mapping.normalize import iso_utc, normalize_text
 from contact_mapping.planning import Action, plan_write
 from contact_mapping.report import RunReport
 from contact_mapping.sell_map import from_sell_contact, from_sell_lead
+from exchange_mailbox.ews import link_property
+from exchange_mailbox.ews.records import contact_to_record, iso
+from exchange_mailbox.ews.writer import EwsWriter, Outcome
 from exchangelib import Body, Contact
 from exchangelib.errors import ErrorServerBusy
 
 from .contact_fields import apply_fields
 from .mailbox_index import Mailbox
-from .writer import EwsWriter, Outcome
 
 log = logging.getLogger(__name__)
 

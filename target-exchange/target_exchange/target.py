@@ -11,10 +11,11 @@ import logging
 import threading
 from typing import Any
 
-from contact_mapping.exchange.connection import connect, disconnect
 from contact_mapping.ledger import Ledger
 from contact_mapping.ledger_url import open_ledger
 from contact_mapping.report import ProgressTicker, RunReport
+from exchange_mailbox.ews.connection import connect, disconnect
+from exchange_mailbox.ews.writer import EwsWriter
 from singer_sdk import Sink, Target
 
 from .categories import sync_master_list
@@ -23,7 +24,6 @@ from .retag import retag_renamed
 from .settings import TargetSettings, config_schema
 from .sinks import IgnoredStreamSink, SellRecordsSink
 from .sync import STREAM_KINDS, SellToExchange
-from .writer import EwsWriter
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import exchangelib
 import pytest
-from contact_mapping.exchange.connection import connect, disconnect
+from exchange_mailbox.ews.connection import connect, disconnect
 from sandbox_common.process import running_sandbox
 from target_exchange.target import TargetExchange
 
@@ -86,8 +86,8 @@ class Env:
 
     def contacts(self) -> list[exchangelib.Contact]:
         """Every contact of the private folders, all fields the tests look at."""
-        from contact_mapping.exchange.folders import private_contact_folders
-        from contact_mapping.exchange.records import FETCH_FIELDS
+        from exchange_mailbox.ews.folders import private_contact_folders
+        from exchange_mailbox.ews.records import FETCH_FIELDS
         from exchangelib.folders import FolderCollection
 
         account = self.account()

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from contact_mapping.exchange import link_property
+from exchange_mailbox.ews import link_property
 
 from .conftest import CONTACT_SCHEMA, person
 

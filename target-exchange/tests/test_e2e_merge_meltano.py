@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from contact_mapping.exchange import link_property
-from contact_mapping.exchange.connection import disconnect
 from contact_mapping.ledger import Ledger
 from contact_mapping.ledger_url import default_ledger_url
+from exchange_mailbox.ews import link_property
+from exchange_mailbox.ews.connection import disconnect
 from exchangelib import Contact
 from exchangelib.errors import ErrorItemNotFound
 from exchangelib.indexed_properties import EmailAddress, PhoneNumber

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 from contact_mapping.categories import CATEGORY_COLOURS, category_guid_text
-from contact_mapping.exchange import master_categories
-from contact_mapping.exchange.connection import disconnect
+from exchange_mailbox.ews import master_categories
+from exchange_mailbox.ews.connection import disconnect
 from sandbox_common.meltano_project import MeltanoProject
 from sandbox_common.process import running_sandbox
 from sell_sandbox.client import SellSandboxClient

@@ -9,9 +9,9 @@ import json
 from typing import Any
 
 import pytest
-from contact_mapping.exchange.connection import disconnect
-from contact_mapping.exchange.errors import ExchangeSetupError
-from contact_mapping.exchange.folders import private_contact_folders
+from exchange_mailbox.errors import ExchangeSetupError
+from exchange_mailbox.ews.connection import disconnect
+from exchange_mailbox.ews.folders import private_contact_folders
 from exchangelib import Contact
 from exchangelib.folders import Folder
 from exchangelib.indexed_properties import EmailAddress

@@ -4,14 +4,14 @@ answer for one item inside a CreateItem batch (in-process, against ews-sandbox).
 from __future__ import annotations
 
 import pytest
-from contact_mapping.exchange import link_property
-from contact_mapping.exchange.connection import disconnect
 from contact_mapping.ledger import Ledger
+from exchange_mailbox.ews import link_property
+from exchange_mailbox.ews.connection import disconnect
+from exchange_mailbox.ews.writer import EwsWriter
 from exchangelib import Contact
 from exchangelib.protocol import BaseProtocol
 from exchangelib.services.common import EWSService
 from exchangelib.util import MNS
-from target_exchange.writer import EwsWriter
 
 from .conftest import person
 

@@ -7,9 +7,9 @@ import logging
 from collections.abc import Iterator
 
 import pytest
-from contact_mapping.exchange.connection import connect, disconnect
-from contact_mapping.exchange.errors import ExchangeSetupError
-from contact_mapping.exchange.folders import private_contact_folders
+from exchange_mailbox.errors import ExchangeSetupError
+from exchange_mailbox.ews.connection import connect, disconnect
+from exchange_mailbox.ews.folders import private_contact_folders
 from exchangelib import Contact
 from sandbox_common.process import SandboxProcess, running_sandbox
 

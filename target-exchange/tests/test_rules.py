@@ -4,9 +4,9 @@ against a real ews-sandbox (each test gets its own mailbox and ledger)."""
 from __future__ import annotations
 
 from contact_mapping.categories import CATEGORY_COLOURS, SELL_CATEGORIES, category_guid_text
-from contact_mapping.exchange import master_categories
-from contact_mapping.exchange.category_list import CategoryList
-from contact_mapping.exchange.connection import disconnect
+from exchange_mailbox.ews import master_categories
+from exchange_mailbox.ews.category_list import CategoryList
+from exchange_mailbox.ews.connection import disconnect
 from exchangelib import Contact
 from exchangelib.indexed_properties import EmailAddress
 

@@ -10,7 +10,7 @@ import json
 import time
 
 import pytest
-from contact_mapping.exchange import link_property
+from exchange_mailbox.ews import link_property
 from exchangelib.errors import RateLimitError
 from sandbox_common.process import running_sandbox
 from target_exchange.target import TargetExchange

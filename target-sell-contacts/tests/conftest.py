@@ -126,7 +126,7 @@ import itertools  # noqa: E402
 from contextlib import redirect_stdout  # noqa: E402
 from datetime import UTC, datetime, timedelta  # noqa: E402
 
-from contact_mapping.exchange.records import contact_schema  # noqa: E402
+from exchange_mailbox.ews.records import contact_schema  # noqa: E402
 from sandbox_common.clock import wait_past as _wait_past  # noqa: E402
 from sandbox_common.process import running_sandbox  # noqa: E402
 from sell_sandbox.client import SellSandboxClient  # noqa: E402

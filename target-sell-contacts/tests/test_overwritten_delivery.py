@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from contact_mapping.exchange.connection import connect, disconnect
 from contact_mapping.ledger import Ledger, OverwrittenValue
+from exchange_mailbox.ews.connection import connect, disconnect
 from sandbox_common.process import running_sandbox
 
 from tests.conftest import PASSWORD

@@ -16,12 +16,12 @@ from typing import Any
 
 import exchangelib
 from contact_mapping.canonical import MAPPED_FIELDS, Canonical, field_key
-from contact_mapping.exchange import link_property
-from contact_mapping.exchange.connection import connect, disconnect
-from contact_mapping.exchange.folders import private_contact_folders
-from contact_mapping.exchange.records import FETCH_FIELDS, contact_to_record
 from contact_mapping.exchange_map import from_exchange
 from contact_mapping.sell_map import from_sell_contact, from_sell_lead
+from exchange_mailbox.ews import link_property
+from exchange_mailbox.ews.connection import connect, disconnect
+from exchange_mailbox.ews.folders import private_contact_folders
+from exchange_mailbox.ews.records import FETCH_FIELDS, contact_to_record
 from exchangelib.folders import FolderCollection
 from sell_sandbox.client import SellSandboxClient
 

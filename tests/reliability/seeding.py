@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from contact_mapping.exchange.connection import connect, disconnect
+from exchange_mailbox.ews.connection import connect, disconnect
 from exchangelib import Contact
 from exchangelib.indexed_properties import EmailAddress, PhoneNumber, PhysicalAddress
 from sell_sandbox.client import SellSandboxClient

@@ -11,32 +11,18 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from exchangelib import Account, Contact, ItemId
 from exchangelib.errors import ErrorInvalidSyncStateData, ErrorItemNotFound
 
-from .folders import ContactFolder
+from ..interface import ContactFolder, FolderSyncStats
 from .records import FETCH_FIELDS, contact_to_record, deletion_record
 
 log = logging.getLogger(__name__)
 
 CHUNK_SIZE = 100
 SYNC_FIELDS = ("last_modified_time",)
-
-
-@dataclass
-class FolderSyncStats:
-    """Counts a caller can log or assert on."""
-
-    created_or_updated: int = 0
-    deleted: int = 0
-    fetched: int = 0
-    distribution_lists: int = 0
-    other_items: int = 0
-    older_than_start: int = 0
-    restarted: bool = False
 
 
 class FolderSync:

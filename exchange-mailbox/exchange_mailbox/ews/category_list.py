@@ -13,9 +13,10 @@ import datetime as dt
 import re
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from lxml import etree
+
+from ..interface import Category
 
 NAMESPACE = "CategoryList.xsd"
 _GUID_RE = re.compile(
@@ -28,15 +29,6 @@ NO_COLOR = -1
 
 class CategoryListError(ValueError):
     """The stored document is not a category list."""
-
-
-@dataclass(frozen=True)
-class Category:
-    """What the sync needs of one entry; the element itself keeps everything else."""
-
-    name: str
-    color: int | None
-    guid: str | None
 
 
 def stable_guid(name: str) -> str:

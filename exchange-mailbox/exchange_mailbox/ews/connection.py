@@ -53,10 +53,10 @@ from exchangelib.errors import (
 from exchangelib.protocol import Protocol
 from oauthlib.oauth2 import OAuth2Error, OAuth2Token
 
+from ..errors import ExchangeSetupError
+from ..settings import ExchangeSettings, is_loopback
 from . import transport
-from .errors import ExchangeSetupError
 from .retry_policy import SyncRetryPolicy
-from .settings import ExchangeSettings, is_loopback
 
 log = logging.getLogger(__name__)
 

@@ -11,11 +11,12 @@ the plain class and are dropped by name. None of their items is ever requested.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 from exchangelib import DEEP, Account
 from exchangelib.folders import Contacts, SingleFolderQuerySet
+
+from ..interface import ContactFolder
 
 CONTACT_FOLDER_CLASS = "IPF.Contact"
 SYSTEM_FOLDER_NAMES = frozenset(
@@ -32,27 +33,6 @@ SYSTEM_FOLDER_NAMES = frozenset(
     )
 )
 _GUID_NAME_RE = re.compile(r"^\{?[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}\}?$")
-
-
-@dataclass(frozen=True)
-class ContactFolder:
-    """One folder in scope; ``folder`` is the exchangelib object used for item requests."""
-
-    id: str
-    name: str
-    path: str
-    parent_id: str | None
-    total_count: int | None
-    folder: Any = field(repr=False, compare=False)
-
-    def to_record(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "path": self.path,
-            "parent_id": self.parent_id,
-            "display_name": self.name,
-            "total_count": self.total_count,
-        }
 
 
 def is_private_contact_folder(folder: Any) -> bool:

@@ -1,9 +1,9 @@
-"""contact_mapping.exchange.category_list: edits keep every unknown element and attribute."""
+"""exchange_mailbox.ews.category_list: edits keep every unknown element and attribute."""
 
 from __future__ import annotations
 
 import pytest
-from contact_mapping.exchange.category_list import (
+from exchange_mailbox.ews.category_list import (
     CategoryList,
     CategoryListError,
     outlook_time,

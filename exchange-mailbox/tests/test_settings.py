@@ -1,10 +1,10 @@
-"""contact_mapping.exchange.settings: every bad combination names its setting, never a secret."""
+"""exchange_mailbox.settings: every bad combination names its setting, never a secret."""
 
 from __future__ import annotations
 
 import pytest
-from contact_mapping.exchange.errors import ExchangeSetupError
-from contact_mapping.exchange.settings import ExchangeSettings, connection_settings
+from exchange_mailbox.errors import ExchangeSetupError
+from exchange_mailbox.settings import ExchangeSettings, connection_settings
 from singer_sdk.exceptions import ConfigValidationError
 
 SECRETS = {"password": "pw-S3cret!", "client_secret": "cs-S3cret!", "access_token": "tok-S3cret!"}

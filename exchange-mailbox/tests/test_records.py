@@ -1,11 +1,11 @@
-"""contact_mapping.exchange.records and link_property: the contacts record shape."""
+"""exchange_mailbox.ews.records and link_property: the contacts record shape."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from contact_mapping.exchange import link_property
-from contact_mapping.exchange.records import (
+from exchange_mailbox.ews import link_property
+from exchange_mailbox.ews.records import (
     FETCH_FIELDS,
     contact_schema,
     contact_to_record,

@@ -13,9 +13,11 @@ import threading
 from exchangelib import Contact, ExtendedProperty
 from exchangelib.fields import InvalidField
 
+from ..interface import SELL_LINK
+
 FIELD_NAME = "sell_link"
-PROPERTY_SET_ID = "6f1c6b38-2f4e-4c55-9a53-5d9b3e0a7c21"
-PROPERTY_NAME = "SellLink"
+PROPERTY_SET_ID = SELL_LINK.property_set_id
+PROPERTY_NAME = SELL_LINK.name
 _LINK_RE = re.compile(r"^(contact|lead):(\d+)$")
 _lock = threading.Lock()
 
@@ -25,7 +27,7 @@ class SellLink(ExtendedProperty):
 
     property_set_id = PROPERTY_SET_ID
     property_name = PROPERTY_NAME
-    property_type = "String"
+    property_type = SELL_LINK.type
 
 
 def register() -> None:

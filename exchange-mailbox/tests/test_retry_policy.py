@@ -1,4 +1,4 @@
-"""contact_mapping.exchange.retry_policy: a busy spell is bounded in TOTAL by ``retry_max_wait``.
+"""exchange_mailbox.ews.retry_policy: a busy spell is bounded in TOTAL by ``retry_max_wait``.
 
 exchangelib's ``FaultTolerance`` bounds each single back-off only, so a server that keeps asking
 for short ones was retried for ever; the policy every Exchange connection uses (probe included)
@@ -16,8 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 
 import pytest
-from contact_mapping.exchange import connection, retry_policy
-from contact_mapping.exchange.retry_policy import SyncRetryPolicy
+from exchange_mailbox.ews import connection, retry_policy
+from exchange_mailbox.ews.retry_policy import SyncRetryPolicy
 from exchangelib import FaultTolerance
 from exchangelib.errors import ErrorServerBusy, RateLimitError, UnauthorizedError
 

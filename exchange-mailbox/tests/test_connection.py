@@ -1,4 +1,4 @@
-"""contact_mapping.exchange.connection against tiny local HTTP(S) servers (no EWS needed).
+"""exchange_mailbox.ews.connection against tiny local HTTP(S) servers (no EWS needed).
 
 Each failure must surface as one ExchangeSetupError naming the setting, quickly, with no secret
 in the message or in any log line (even at DEBUG).
@@ -20,8 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from contact_mapping.exchange import connection
-from contact_mapping.exchange.errors import ExchangeSetupError
+from exchange_mailbox.errors import ExchangeSetupError
+from exchange_mailbox.ews import connection
 from exchangelib import DELEGATE
 from exchangelib.protocol import Protocol
 

@@ -30,12 +30,9 @@ import logging
 import re
 import time
 from collections.abc import Hashable, Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import requests
-from contact_mapping.exchange import link_property
-from contact_mapping.exchange.records import FETCH_FIELDS
 from exchangelib import Contact, ItemId
 from exchangelib.errors import (
     ErrorInternalServerTransientError,
@@ -55,12 +52,16 @@ from exchangelib.items import HARD_DELETE, NEVER_OVERWRITE, SAVE_ONLY, SEND_TO_N
 from exchangelib.properties import EWSElement
 from exchangelib.services import CreateItem
 
+from ..interface import Outcome, OutcomeKind
+from . import link_property
+from .records import FETCH_FIELDS
+
 log = logging.getLogger(__name__)
 
 CHUNK_SIZE = 100
 """EWS batch limit the sync keeps to: at most 100 items per CreateItem/UpdateItem/GetItem."""
 
-Kind = Literal["ok", "not_found", "conflict", "rejected", "uncertain", "busy"]
+Kind = OutcomeKind
 
 TRANSIENT = (
     RateLimitError,
@@ -71,15 +72,6 @@ TRANSIENT = (
     requests.exceptions.RequestException,
 )
 CONFLICTS = (ErrorInvalidChangeKey, ErrorIrresolvableConflict, ErrorStaleObject)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    kind: Kind
-    item_id: str | None = None
-    change_key: str | None = None
-    reason: str | None = None
-    back_off: float | None = None  # seconds, for ``busy``
 
 
 class CreateItemBusyPerItem(CreateItem):

@@ -1,0 +1,177 @@
+"""The mailbox as both Exchange plugins use it, whatever the protocol (EWS now, Graph next).
+
+One small interface so a tap, a target and the sync engine's destination adapter are written once
+(SPEC §1, S13). ``ews.EwsMailbox`` implements it over exchangelib; a Microsoft Graph
+implementation (requests + msal) is to implement the same methods:
+
+| concept | EWS | Graph |
+|---|---|---|
+| private folders (S1.1) | GetFolder contacts + FindFolder | contactFolders + childFolders |
+| incremental read, resumable ``sync_state`` | SyncFolderItems state | delta link per folder |
+| master categories | user configuration ``CategoryList`` | ``outlook/masterCategories`` |
+| batched writes, one ``Outcome`` each | CreateItem / UpdateItem (100) | JSON ``$batch`` (20) |
+| the link property (``SELL_LINK``) | extended property | ``singleValueExtendedProperties`` |
+
+Items on the write side (``Item``) are the implementation's own objects (an exchangelib
+``Contact`` over EWS); records read are plain ``contacts`` records (``ews.records`` schema). No
+sync rules live here: what to write, and what an outcome means for the ledger, is the caller's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+OutcomeKind = Literal["ok", "not_found", "conflict", "rejected", "uncertain", "busy"]
+"""What happened to one item of a batched write (see ``ews.writer`` for each kind's meaning)."""
+
+Item = Any
+"""An item as the implementation holds it (exchangelib ``Contact`` for EWS)."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The outcome of one item of a batch: a write never fails or succeeds as a whole."""
+
+    kind: OutcomeKind
+    item_id: str | None = None
+    change_key: str | None = None
+    reason: str | None = None
+    back_off: float | None = None  # seconds, for ``busy``
+
+
+@dataclass(frozen=True)
+class ContactFolder:
+    """One private contact folder in scope; ``folder`` is the implementation's own handle."""
+
+    id: str
+    name: str
+    path: str
+    parent_id: str | None
+    total_count: int | None
+    folder: Any = field(repr=False, compare=False)
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "path": self.path,
+            "parent_id": self.parent_id,
+            "display_name": self.name,
+            "total_count": self.total_count,
+        }
+
+
+@dataclass(frozen=True)
+class Category:
+    """One master-list category as the sync needs it (name, Outlook colour index, GUID)."""
+
+    name: str
+    color: int | None
+    guid: str | None
+
+
+@dataclass(frozen=True)
+class LinkProperty:
+    """A MAPI named property: the same property over EWS and Graph (S13.2)."""
+
+    property_set_id: str
+    name: str
+    type: str
+
+
+SELL_LINK = LinkProperty(
+    property_set_id="6f1c6b38-2f4e-4c55-9a53-5d9b3e0a7c21", name="SellLink", type="String"
+)
+"""Holds a contact's Sell link ("contact:123", "lead:45"); a private property set of our own."""
+
+
+@dataclass
+class FolderSyncStats:
+    """Counts of one folder read, for logs and tests."""
+
+    created_or_updated: int = 0
+    deleted: int = 0
+    fetched: int = 0
+    distribution_lists: int = 0
+    other_items: int = 0
+    older_than_start: int = 0
+    restarted: bool = False
+
+
+class FolderChanges(Protocol):
+    """One folder's changes since ``sync_state`` (None: everything); read ``sync_state`` again
+    once ``records()`` is exhausted, and keep it for the next run."""
+
+    sync_state: str | None
+    stats: FolderSyncStats
+
+    def records(self, **options: Any) -> Iterator[dict[str, Any]]: ...
+
+
+class MasterCategoryList(Protocol):
+    """An editable master category list; unknown entries and attributes survive a save."""
+
+    def categories(self) -> list[Category]: ...
+
+    def names(self) -> list[str]: ...
+
+    def add(self, name: str, *, color: int = ..., guid: str | None = ...) -> Any: ...
+
+    def rename(self, guid: str, new_name: str) -> str | None: ...
+
+    def set_color(self, name: str, color: int) -> bool: ...
+
+
+@runtime_checkable
+class Mailbox(Protocol):
+    """One user's own mailbox (never another's, never public folders: S1.1, S11)."""
+
+    def private_folders(self) -> list[ContactFolder]:
+        """Contacts first, then the user-created folders below it, parents before children."""
+        ...
+
+    def folder_changes(self, folder: ContactFolder, sync_state: str | None) -> FolderChanges:
+        """An incremental read of one folder, resumable from ``sync_state``."""
+        ...
+
+    def master_categories(self) -> list[Category]:
+        """The master category list as read (empty when the mailbox never stored one)."""
+        ...
+
+    def load_master_categories(self) -> MasterCategoryList | None:
+        """The list for editing; None when the mailbox has none yet."""
+        ...
+
+    def save_master_categories(self, categories: MasterCategoryList, *, exists: bool) -> None:
+        """Store an edited list (``exists``: it was loaded, not made new)."""
+        ...
+
+    def fetch(self, item_ids: Sequence[str]) -> dict[str, Item | Exception]:
+        """Current items by id, batched; a gone item maps to the implementation's not-found."""
+        ...
+
+    def find_by_links(self, folders: Sequence[Any], links: Sequence[str]) -> dict[str, list[Item]]:
+        """Items whose link property holds each value (crash recovery of creates, S7.2)."""
+        ...
+
+    def create(
+        self, folder: Any, items: Sequence[tuple[Hashable, Item]]
+    ) -> dict[Hashable, Outcome]:
+        """Batched creates in ``folder``; one outcome per key."""
+        ...
+
+    def update(
+        self, items: Sequence[tuple[Hashable, Item, Sequence[str]]]
+    ) -> dict[Hashable, Outcome]:
+        """Batched updates of the named fields, guarded by each item's version; one outcome
+        per key."""
+        ...
+
+    def delete_copies(self, items: Sequence[Item]) -> None:
+        """Remove extra copies the sync itself created (found through the link property)."""
+        ...
+
+    def close(self) -> None:
+        """Release connections; the mailbox may not be used afterwards."""
+        ...
