@@ -86,6 +86,16 @@ SELL_LINK = LinkProperty(
 """Holds a contact's Sell link ("contact:123", "lead:45"); a private property set of our own."""
 
 
+@dataclass(frozen=True)
+class ContactScope:
+    """Which contacts a read fetches in full: those carrying any of ``categories`` (matched
+    case-insensitively, as Outlook does) and, with ``linked``, those whose link property is set.
+    The caller states the rule (S1.2); the mailbox only applies it as a server-side restriction."""
+
+    categories: tuple[str, ...]
+    linked: bool = True
+
+
 @dataclass
 class FolderSyncStats:
     """Counts of one folder read, for logs and tests."""
@@ -96,6 +106,7 @@ class FolderSyncStats:
     distribution_lists: int = 0
     other_items: int = 0
     older_than_start: int = 0
+    out_of_scope: int = 0  # changed but outside the read's scope, so never fetched
     restarted: bool = False
 
 
@@ -131,8 +142,17 @@ class Mailbox(Protocol):
         """Contacts first, then the user-created folders below it, parents before children."""
         ...
 
-    def folder_changes(self, folder: ContactFolder, sync_state: str | None) -> FolderChanges:
-        """An incremental read of one folder, resumable from ``sync_state``."""
+    def folder_changes(
+        self, folder: ContactFolder, sync_state: str | None, *, scope: ContactScope | None = None
+    ) -> FolderChanges:
+        """An incremental read of one folder, resumable from ``sync_state``. With ``scope``, a
+        full read (no state) fetches only the items in scope; changes are read in full."""
+        ...
+
+    def carried_categories(
+        self, folders: Sequence[ContactFolder], names: Sequence[str]
+    ) -> list[str]:
+        """Of ``names``, those at least one item of ``folders`` carries (not read in full)."""
         ...
 
     def master_categories(self) -> list[Category]:

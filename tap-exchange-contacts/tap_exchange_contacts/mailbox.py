@@ -31,6 +31,7 @@ class Mailbox:
             str(c).strip() for c in (config.get("categories") or []) if str(c).strip()
         ]
         self.ews = EwsMailbox(self.settings)
+        self._scope: list[str] | None = None
 
     @property
     def account(self) -> Account:
@@ -54,30 +55,60 @@ class Mailbox:
             raise err from None
 
     def check_scope(self) -> list[str]:
-        """S1.2: every selected category must exist; returns them spelled as in the mailbox."""
+        """S1.2: each selected category must be in the master list or on at least one contact of
+        the private folders; returns them spelled as in the master list (else as selected).
+
+        Only the names missing from the master list cost a request each (``carried_categories``:
+        a restricted FindItem, no contact read); the answer is kept for the run.
+        """
+        if self._scope is not None:
+            return self._scope
         if not self.selected_categories:
             msg = (
                 "Setting 'categories': list the Exchange categories whose contacts are synced "
                 "(contacts already linked to Sell are synced as well)."
             )
             raise ExchangeScopeError(msg, setting="categories")
-        existing = {c.name.casefold(): c.name for c in self.categories}
-        if not existing:
-            msg = (
-                f"The mailbox {self.settings.primary_smtp_address} has no categories in its master "
-                "category list; create the categories in Outlook first (setting 'categories')."
-            )
-            raise ExchangeScopeError(msg, setting="categories")
-        missing = [c for c in self.selected_categories if c.casefold() not in existing]
+        listed = {c.name.casefold(): c.name for c in self.categories}
+        missing = list(
+            {
+                c.casefold(): c for c in self.selected_categories if c.casefold() not in listed
+            }.values()
+        )
+        carried: dict[str, str] = {}
         if missing:
-            names = ", ".join(f"'{c}'" for c in missing)
-            noun = "category does" if len(missing) == 1 else "categories do"
-            msg = (
-                f"Setting 'categories': the {noun} not exist in the mailbox: {names}. "
-                f"Existing: {', '.join(sorted(existing.values(), key=str.casefold))}."
+            found = self._checked(
+                "looking for the categories on contacts",
+                lambda: self.ews.carried_categories(self.folders, missing),
             )
+            carried = {c.casefold(): c for c in found}
+        unknown = [c for c in missing if c.casefold() not in carried]
+        if unknown:
+            names = ", ".join(f"'{c}'" for c in unknown)
+            known = sorted({*listed.values(), *carried.values()}, key=str.casefold)
+            if not known:
+                msg = (
+                    f"Setting 'categories': the mailbox {self.settings.primary_smtp_address} has "
+                    "no categories: its master category list is empty and no contact of its "
+                    f"private folders carries {names}; create the categories in Outlook first."
+                )
+            else:
+                noun = "category is" if len(unknown) == 1 else "categories are"
+                msg = (
+                    f"Setting 'categories': the {noun} neither in the mailbox's master category "
+                    f"list nor on any contact of its private folders: {names}. "
+                    f"Existing: {', '.join(known)}."
+                )
             raise ExchangeScopeError(msg, setting="categories")
-        return [existing[c.casefold()] for c in self.selected_categories]
+        if carried:
+            log.info(
+                "Categories carried by contacts but missing from the master category list: %s",
+                ", ".join(carried.values()),
+            )
+        self._scope = [
+            listed.get(c.casefold()) or carried[c.casefold()] for c in self.selected_categories
+        ]
+        return self._scope
 
     def close(self) -> None:
         self.ews.close()

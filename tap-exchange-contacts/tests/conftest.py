@@ -21,6 +21,7 @@ MAILBOXES = {
     "scope@example.com": "pw-scope",
     "errors@example.com": "pw-errors",
     "deletes@example.com": "pw-deletes",
+    "inuse@example.com": "pw-inuse",
 }
 OAUTH_TOKEN = "oauth-token-for-scope-mailbox-0123456789"
 PRIVATE_FOLDERS = {

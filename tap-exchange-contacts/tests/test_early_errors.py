@@ -31,6 +31,7 @@ def expect_error(config: dict, caplog: pytest.LogCaptureFixture, capsys) -> Exch
     return info.value
 
 
+@pytest.mark.spec("S1.2")
 def test_selected_category_that_does_not_exist_is_named(ews, caplog, capsys) -> None:
     err = expect_error(
         tap_config(ews, ADDRESS, categories=["Clients", "Prospects"]), caplog, capsys
@@ -73,14 +74,16 @@ def test_contradictory_settings(ews, caplog, capsys) -> None:
     assert err.setting == "server"
 
 
+@pytest.mark.spec("S1.2")
 def test_mailbox_without_categories(ews, caplog, capsys) -> None:
     account = account_for(ews, "errors@example.com")
     saved = master_categories.load(account)
     master_categories.save(account, CategoryList.empty(), exists=True)
     try:
-        err = expect_error(tap_config(ews, ADDRESS), caplog, capsys)
+        err = expect_error(tap_config(ews, ADDRESS, categories=["Clinets"]), caplog, capsys)
         assert err.setting == "categories"
         assert "no categories" in str(err)
+        assert "'Clinets'" in str(err)
     finally:
         master_categories.save(account, saved, exists=True)
     assert {c.name for c in master_categories.load(account).categories()} >= {"Clients"}

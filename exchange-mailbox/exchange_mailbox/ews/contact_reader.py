@@ -16,7 +16,7 @@ from typing import Any
 from exchangelib import Account, Contact, ItemId
 from exchangelib.errors import ErrorInvalidSyncStateData, ErrorItemNotFound
 
-from ..interface import ContactFolder, FolderSyncStats
+from ..interface import ContactFolder, ContactScope, FolderSyncStats
 from .records import FETCH_FIELDS, contact_to_record, deletion_record
 
 log = logging.getLogger(__name__)
@@ -28,10 +28,18 @@ SYNC_FIELDS = ("last_modified_time",)
 class FolderSync:
     """Changes of one folder since ``sync_state``; read ``sync_state`` again after ``records()``."""
 
-    def __init__(self, account: Account, folder: ContactFolder, sync_state: str | None) -> None:
+    def __init__(
+        self,
+        account: Account,
+        folder: ContactFolder,
+        sync_state: str | None,
+        *,
+        scope: ContactScope | None = None,
+    ) -> None:
         self.account = account
         self.folder = folder
         self.sync_state = sync_state
+        self.scope = scope
         self.stats = FolderSyncStats()
 
     def records(

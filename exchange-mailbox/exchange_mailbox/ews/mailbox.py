@@ -11,9 +11,9 @@ from typing import Any
 
 from exchangelib import Account
 
-from ..interface import Category, ContactFolder, Item, Outcome
+from ..interface import Category, ContactFolder, ContactScope, Item, Outcome
 from ..settings import ExchangeSettings
-from . import connection, master_categories
+from . import connection, contact_search, master_categories
 from .category_list import CategoryList
 from .contact_reader import FolderSync
 from .folders import private_contact_folders
@@ -52,8 +52,15 @@ class EwsMailbox:
             self._folders = private_contact_folders(self.account)
         return self._folders
 
-    def folder_changes(self, folder: ContactFolder, sync_state: str | None) -> FolderSync:
-        return FolderSync(self.account, folder, sync_state)
+    def folder_changes(
+        self, folder: ContactFolder, sync_state: str | None, *, scope: ContactScope | None = None
+    ) -> FolderSync:
+        return FolderSync(self.account, folder, sync_state, scope=scope)
+
+    def carried_categories(
+        self, folders: Sequence[ContactFolder], names: Sequence[str]
+    ) -> list[str]:
+        return contact_search.carried_categories(self.account, folders, names)
 
     # -- master categories -------------------------------------------------------------------
     def master_categories(self) -> list[Category]:
