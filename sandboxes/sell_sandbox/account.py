@@ -79,6 +79,9 @@ class Account:
     custom_fields: dict[str, dict[str, dict]] = field(default_factory=dict)
     explicit_customer_status: dict[int, str] = field(default_factory=dict)
     info: dict = field(default_factory=dict)
+    #: Lead conversions by id, and the conversion of each converted lead (immutable records).
+    lead_conversions: dict[int, dict] = field(default_factory=dict)
+    conversion_of_lead: dict[int, int] = field(default_factory=dict)
     #: Bumped on every write to a table; list handlers cache sorted orders per generation.
     generation: dict[str, int] = field(default_factory=dict)
     sort_cache: dict[tuple[str, str, bool], tuple[int, list[dict]]] = field(default_factory=dict)

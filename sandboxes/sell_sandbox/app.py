@@ -12,6 +12,7 @@ from aiohttp import web
 from sandbox_common import FaultInjector, RequestStats, add_sandbox_routes
 from sandbox_common.serve import latency_middleware
 
+from sell_sandbox import lead_conversions
 from sell_sandbox.account import Account
 from sell_sandbox.errors import (
     SellError,
@@ -54,6 +55,8 @@ class SellState:
     limiter: TenantRateLimiter
     faults: FaultInjector
     slow_seconds: float = 3.0
+    #: What a conversion does to its lead: ``removed`` or ``kept`` (``--converted-leads``).
+    converted_leads: str = "removed"
 
 
 STATE = web.AppKey("sell_state", SellState)
@@ -317,6 +320,22 @@ def make_upsert(resource: Resource) -> Handler:
     return handler
 
 
+async def create_lead_conversion(request: web.Request) -> web.Response:
+    account = _account(request)
+    _no_query(request)
+    wanted = lead_conversions.parse_request(account, await _data(request))
+    conversion = lead_conversions.convert(account, wanted)
+    if request.app[STATE].converted_leads == "removed":
+        note_deleted(request.app, account, LEAD, wanted.lead["id"])
+        lead_conversions.remove_converted_lead(account, wanted.lead, conversion)
+    return _reply(request, {"data": dict(conversion), "meta": {"type": "lead_conversion"}})
+
+
+async def list_lead_conversions(request: web.Request) -> web.Response:
+    body = lead_conversions.list_page(_account(request), request.query, request.url)
+    return _reply(request, body)
+
+
 async def users_self(request: web.Request) -> web.Response:
     _no_query(request)
     return _reply(request, _single(USER, dict(_account(request).self_user)))
@@ -357,6 +376,8 @@ def build_app(state: SellState, latency_ms: float = 0.0) -> web.Application:
         router.add_put(base + r"/{id:\d+}", make_update(resource))
         router.add_delete(base + r"/{id:\d+}", make_delete(resource))
     add_sync_routes(app, _account, lambda request: request[REQUEST_ID])
+    router.add_post("/v2/lead_conversions", create_lead_conversion)
+    router.add_get("/v2/lead_conversions", list_lead_conversions)
     for resource in READ_ONLY.values():
         router.add_get(f"/v2/{resource.path}", make_list(resource))
         router.add_get(f"/v2/{resource.path}" + r"/{id:\d+}", make_get(resource))

@@ -10,6 +10,7 @@ from sandbox_common import FaultInjector, RequestStats, add_common_arguments, se
 from sell_sandbox import DEMO_TOKEN
 from sell_sandbox.account import DEFAULT_CUSTOM_FIELDS, Account, CustomFieldSpec
 from sell_sandbox.app import FAULT_KINDS, SellState, build_app
+from sell_sandbox.lead_conversions import CONVERTED_LEADS
 from sell_sandbox.ratelimit import TenantRateLimiter
 from sell_sandbox.resources import CUSTOM_FIELD_RESOURCES, CUSTOM_FIELD_TYPES
 from sell_sandbox.seed import seed_account
@@ -47,6 +48,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="accounts without custom fields (default: contact and lead get 'Exchange ID' and"
         " 'Overwritten values')",
+    )
+    parser.add_argument(
+        "--converted-leads",
+        choices=CONVERTED_LEADS,
+        default="removed",
+        help="what POST /v2/lead_conversions does to the lead, which Sell does not document:"
+        " removed (default; 404 on GET, gone from lists, a Sync API delete) or kept (unchanged)",
     )
     parser.add_argument(
         "--slow-fault-ms",
@@ -125,6 +133,7 @@ def main(argv: list[str] | None = None) -> None:
         limiter=limiter,
         faults=faults,
         slow_seconds=args.slow_fault_ms / 1000.0,
+        converted_leads=args.converted_leads,
     )
     serve(build_app(state, latency_ms=args.latency_ms), args)
 

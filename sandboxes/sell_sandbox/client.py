@@ -9,6 +9,7 @@ their own pacing and write-safety rules; this one only makes seeding and checkin
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -99,6 +100,34 @@ class SellSandboxClient:
     def people(self) -> list[dict[str, Any]]:
         """Contacts that are persons, not organisations."""
         return self.all("contacts", is_organization="false")
+
+    def convert_lead(
+        self, lead_id: int, *, create_deal: bool, owner_id: int | None = None
+    ) -> dict[str, Any]:
+        """``POST /v2/lead_conversions``: the conversion record (``individual_id``,
+        ``organization_id``, ``deal_id``). ``create_deal`` is always sent: Sell's default for it is
+        not documented."""
+        fields: dict[str, Any] = {"lead_id": lead_id, "create_deal": create_deal}
+        if owner_id is not None:
+            fields["owner_id"] = owner_id
+        return self._call("POST", "lead_conversions", fields)
+
+    def lead_conversions(self, /, **filters: Any) -> list[dict[str, Any]]:
+        """Every lead conversion, newest first; ``filters`` are ``lead_id``, ``individual_id``,
+        ``organization_id``, ``deal_id``. Follows the ``cursor`` of each ``next_page`` link: this
+        list allows ``page`` only up to 50."""
+        records: list[dict[str, Any]] = []
+        params: dict[str, Any] = {**filters, "per_page": PER_PAGE}
+        for _ in range(MAX_PAGES):
+            body = self._send("GET", "lead_conversions", params=params).json()
+            records += [item["data"] for item in body["items"]]
+            next_page = body["meta"]["links"].get("next_page")
+            if not next_page or not body["items"]:
+                return records
+            cursor = parse_qs(urlsplit(next_page).query)["cursor"][0]
+            params = {**filters, "cursor": cursor, "per_page": PER_PAGE}
+        msg = f"GET /v2/lead_conversions did not end within {MAX_PAGES} pages"
+        raise RuntimeError(msg)
 
     def stage_ids(self) -> dict[str, int]:
         """Stage id by category (``incoming``, ``won``, ``lost``, ...), to move deals."""

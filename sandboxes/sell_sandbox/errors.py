@@ -182,6 +182,7 @@ RESOURCE_MESSAGES = {
     "blank": "attribute cannot be blank",
     "invalid_type": "attribute value has invalid type",
     "incorrect_value": "attribute value is incorrect",
+    "already_exists": "resource already exists",
 }
 
 

@@ -301,6 +301,27 @@ LEAD_STATUS = Resource(
     writable=False,
 )
 
+#: Lead conversions (resource page D-lc): read-only records made by ``POST /v2/lead_conversions``,
+#: listed newest first (id descending) and filtered by the ids they link. Not in ``ALL``: the list
+#: pages by ``cursor`` as well as ``page`` and has no ``sort_by`` (see ``lead_conversions.py``).
+LEAD_CONVERSION = Resource(
+    name="lead_conversion",
+    path="lead_conversions",
+    attrs={
+        "id": RO_INT,
+        "lead_id": RO_INT,
+        "individual_id": RO_INT,
+        "organization_id": RO_INT,
+        "deal_id": RO_INT,
+        "creator_id": RO_INT,
+        "created_at": RO_STR,
+    },
+    filters=_int_filters("lead_id", "individual_id", "organization_id", "deal_id"),
+    sortable=("id",),
+    default_sort="id:desc",
+    writable=False,
+)
+
 WRITABLE = {r.path: r for r in (CONTACT, LEAD, DEAL, NOTE)}
 READ_ONLY = {r.path: r for r in (USER, STAGE, PIPELINE, LEAD_STATUS)}
 ALL = {**WRITABLE, **READ_ONLY}
