@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from exchange_mailbox.ews.records import contact_schema, is_deletion
+from exchange_mailbox.interface import ContactScope
 from singer_sdk import Stream
 from singer_sdk import typing as th
 
@@ -37,6 +38,7 @@ class ContactsStream(ExchangeStream):
     def get_records(self, context: dict | None) -> Iterable[dict[str, Any]]:
         mailbox = self.mailbox
         selected = mailbox.check_scope()
+        scope = ContactScope(categories=tuple(selected), linked=True)  # S1.2
         folder_states: dict[str, dict[str, Any]] = self.stream_state.setdefault(STATE_KEY, {})
         start = self.config.get("start_date")
         start_date = dt.datetime.fromisoformat(start) if start else None
@@ -47,7 +49,7 @@ class ContactsStream(ExchangeStream):
         for folder in mailbox.folders:
             current.add(folder.id)
             previous = (folder_states.get(folder.id) or {}).get("sync_state")
-            sync = mailbox.ews.folder_changes(folder, previous)
+            sync = mailbox.ews.folder_changes(folder, previous, scope=scope)
             emitted = out_of_scope = 0
             for record in sync.records(modified_since=None if previous else start_date, now=now):
                 if is_deletion(record) or in_scope(record, selected):
@@ -58,13 +60,14 @@ class ContactsStream(ExchangeStream):
             # Only after the folder's last record: a STATE never runs ahead of unsent records.
             folder_states[folder.id] = {"sync_state": sync.sync_state, "path": folder.path}
             self.logger.info(
-                "%s: %d changed, %d deleted, %d emitted, %d outside the selected categories, "
-                "%d distribution lists skipped%s",
+                "%s: %d changed, %d deleted, %d emitted, %d outside the selected categories "
+                "(%d of them never fetched), %d distribution lists skipped%s",
                 folder.path,
                 sync.stats.created_or_updated,
                 sync.stats.deleted,
                 emitted,
-                out_of_scope,
+                out_of_scope + sync.stats.out_of_scope,
+                sync.stats.out_of_scope,
                 sync.stats.distribution_lists,
                 " (full re-read: server dropped the sync state)" if sync.stats.restarted else "",
             )

@@ -22,6 +22,7 @@ MAILBOXES = {
     "errors@example.com": "pw-errors",
     "deletes@example.com": "pw-deletes",
     "inuse@example.com": "pw-inuse",
+    "race@example.com": "pw-race",
 }
 OAUTH_TOKEN = "oauth-token-for-scope-mailbox-0123456789"
 PRIVATE_FOLDERS = {

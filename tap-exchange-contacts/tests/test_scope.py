@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+from exchange_mailbox.ews import contact_reader
 from exchangelib import Contact
 
 from .conftest import (
@@ -103,3 +105,41 @@ def test_oauth2_access_token_reads_the_same_contacts(ews, caplog) -> None:
         r["id"] for r in basic.records["contacts"]
     }
     assert OAUTH_TOKEN not in caplog.text
+
+
+@pytest.mark.spec("S1.2")
+def test_first_read_asks_for_the_scope_after_the_sync_so_no_change_is_missed(ews) -> None:
+    """A contact tagged between the sync pages and the scope query is fetched by the first read;
+    one untagged then is not, and the next incremental read reports it, so the state never hides
+    a change (the sync state is taken before the scope is asked)."""
+    address = "race@example.com"
+    account = account_for(ews, address)
+    contacts = private_contacts(account)
+    tagged = next(c for c in contacts if not c.categories and not c.sell_link)
+    untagged = next(c for c in contacts if c.categories == ["Clients"] and not c.sell_link)
+    original = contact_reader.ids_in_scope
+    edited: list[str] = []
+
+    def edit_then_ask(account_, folder, scope):
+        if not edited:
+            edited.append("done")
+            tagged.categories = ["Clients"]
+            tagged.save(update_fields=["categories"])
+            untagged.categories = ["VIP"]
+            untagged.save(update_fields=["categories"])
+        return original(account_, folder, scope)
+
+    config = tap_config(ews, address, categories=["Clients"])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(contact_reader, "ids_in_scope", edit_then_ask)
+        first = run_tap(config)
+    first_ids = {r["id"] for r in first.records["contacts"]}
+    assert tagged.id in first_ids
+    assert untagged.id not in first_ids
+
+    second = run_tap(config, first.state)
+    # Both edits came after the sync state: reported again, and filtered by the current value.
+    second_ids = {r["id"] for r in second.records["contacts"]}
+    assert tagged.id in second_ids
+    assert untagged.id not in second_ids
+    assert "contacts" not in run_tap(config, second.state).records

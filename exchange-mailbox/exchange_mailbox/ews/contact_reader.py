@@ -2,8 +2,14 @@
 
 SyncFolderItems gives creates, updates and deletes since an opaque state, 100 per page, asking
 only for ``last_modified_time`` (cheap); the contacts among them are then fetched with GetItem in
-chunks of 100 asking only for ``records.FETCH_FIELDS``. A full read therefore costs about two
-requests per 100 contacts, and a run with no changes one SyncFolderItems per folder.
+chunks of 100 asking only for ``records.FETCH_FIELDS``. A run with no changes costs one
+SyncFolderItems per folder.
+
+A full read (no state) given a ``ContactScope`` fetches only the contacts in scope: the sync
+pages (512 changes each, ids only) list every item, one restricted FindItem per 1,000 items in
+scope names those (``contact_search.ids_in_scope``), and GetItem fetches just those. With half
+the mailbox in scope that is about 0.2 + 0.1 + 0.5 requests per 100 contacts instead of 2, and
+half the items parsed.
 """
 
 from __future__ import annotations
@@ -17,11 +23,14 @@ from exchangelib import Account, Contact, ItemId
 from exchangelib.errors import ErrorInvalidSyncStateData, ErrorItemNotFound
 
 from ..interface import ContactFolder, ContactScope, FolderSyncStats
+from .contact_search import ids_in_scope
 from .records import FETCH_FIELDS, contact_to_record, deletion_record
 
 log = logging.getLogger(__name__)
 
 CHUNK_SIZE = 100
+SYNC_PAGE = 512
+"""Changes per SyncFolderItems page on a scoped full read: the most EWS allows (1-512)."""
 SYNC_FIELDS = ("last_modified_time",)
 
 
@@ -60,9 +69,16 @@ class FolderSync:
     ) -> Iterator[dict[str, Any]]:
         target = self.folder.folder
         target.item_sync_state = None
+        # A full read with a scope fetches only the items in scope; it asks which those are
+        # AFTER the sync pages, so an item that changes in between is either fetched now or
+        # reported again by the next incremental read: nothing is missed.
+        scoped = state is None and self.scope is not None
         pending: list[ItemId] = []
         changes = target.sync_items(
-            sync_state=state, only_fields=list(SYNC_FIELDS), max_changes_returned=CHUNK_SIZE
+            sync_state=state,
+            # Ids alone unless start_date needs the modification time (smaller answers).
+            only_fields=list(SYNC_FIELDS) if since is not None else [],
+            max_changes_returned=SYNC_PAGE if scoped else CHUNK_SIZE,
         )
         for change_type, item in changes:
             if change_type == "delete":
@@ -82,9 +98,15 @@ class FolderSync:
                 self.stats.older_than_start += 1
                 continue
             pending.append(ItemId(id=item.id))
-            if len(pending) >= CHUNK_SIZE:
+            if not scoped and len(pending) >= CHUNK_SIZE:
                 yield from self._fetch(pending)
                 pending = []
+        if scoped and pending:
+            assert self.scope is not None
+            wanted = ids_in_scope(self.account, self.folder, self.scope)
+            in_scope = [i for i in pending if i.id in wanted]
+            self.stats.out_of_scope += len(pending) - len(in_scope)
+            pending = in_scope
         yield from self._fetch(pending)
         self.sync_state = target.item_sync_state or state
 
