@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from lxml import etree
 
 from ews_sandbox.errors import EwsError, access_denied, folder_not_found, id_malformed
 from ews_sandbox.errors import item_not_found as _item_not_found
 from ews_sandbox.ids import FOLDER, ITEM, decode_id
+from ews_sandbox.state import SandboxState
 from ews_sandbox.store import Folder, Item, Mailbox
 from ews_sandbox.xml import child_text, local, t
-
-if TYPE_CHECKING:
-    from ews_sandbox.server import SandboxState
 
 
 @dataclass

@@ -2,34 +2,30 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import base64
 import binascii
 import hmac
-import itertools
 import sys
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 
 from aiohttp import web
 from lxml import etree
-from sandbox_common import FaultInjector, RequestStats, add_sandbox_routes
+from sandbox_common import add_sandbox_routes
 from sandbox_common.serve import latency_middleware
 
 from ews_sandbox import ops_config, ops_folders, ops_items, ops_misc, ops_sync, soap
-from ews_sandbox.cli import AUTH_SCHEMES, FAULT_KINDS
 from ews_sandbox.context import Context
 from ews_sandbox.errors import SoapFaultError
-from ews_sandbox.ntlm import NtlmAuthenticator, NtlmRejectedError
-from ews_sandbox.seed import populate
+from ews_sandbox.ntlm import NtlmRejectedError
+from ews_sandbox.state import SandboxState
 from ews_sandbox.store import Mailbox
 from ews_sandbox.xml import PARSER, SOAP_NS, T_NS, elements, local
 
 ENDPOINT = "/EWS/Exchange.asmx"
 REALM = "ews-sandbox"
+STATE_KEY = web.AppKey("ews_state", SandboxState)
 OPERATIONS: dict[str, Callable] = {
     "ConvertId": ops_misc.convert_id,
     "GetFolder": ops_folders.get_folder,
@@ -149,27 +145,6 @@ REQUEST_VERSIONS = frozenset(
         "V2018_01_08",
     ]
 )
-
-
-@dataclass
-class SandboxState:
-    mailboxes: dict[str, Mailbox]
-    tokens: dict[str, Mailbox]
-    stats: RequestStats
-    faults: FaultInjector
-    backoff_ms: int = 500
-    slow_ms: int = 1500
-    basic: bool = True
-    ntlm: NtlmAuthenticator | None = None
-    record_dir: Path | None = None
-    tags: set[bytes] = field(default_factory=set)
-    _counter: itertools.count = field(default_factory=lambda: itertools.count(1))
-
-    def record(self, operation: str, payload: bytes) -> None:
-        """Keep every SOAP answer for the tests' schema validation (``--record-responses``)."""
-        if self.record_dir is not None:
-            path = self.record_dir / f"{next(self._counter):07d}-{operation}.xml"
-            path.write_bytes(payload)
 
 
 def _unauthorized(
@@ -324,72 +299,10 @@ async def handle_soap(request: web.Request) -> web.StreamResponse:
     return _soap_response(state, operation, payload, status)
 
 
-STATE_KEY = web.AppKey("ews_state", SandboxState)
-
-
-def parse_pairs(values: list[str] | None, flag: str) -> list[tuple[str, str]]:
-    pairs = []
-    for value in values or []:
-        address, sep, secret = value.partition(":")
-        if not sep or "@" not in address or not secret:
-            msg = f"{flag} expects ADDRESS:SECRET with an e-mail address, got {address!r}:…"
-            raise SystemExit(msg)
-        pairs.append((address, secret))
-    return pairs
-
-
-def _auth_schemes(text: str) -> set[str]:
-    schemes = {s.strip().lower() for s in text.split(",") if s.strip()}
-    unknown = sorted(schemes - set(AUTH_SCHEMES))
-    if unknown or not schemes:
-        msg = f"--auth: expected a comma-separated subset of {','.join(AUTH_SCHEMES)}, got {text!r}"
-        raise SystemExit(msg)
-    return schemes
-
-
-def _fault_kinds(text: str) -> list[str]:
-    kinds = [k.strip() for k in text.split(",") if k.strip()]
-    unknown = sorted(set(kinds) - set(FAULT_KINDS))
-    if unknown:
-        msg = f"--fault-kinds: unknown {', '.join(unknown)}; choose from {', '.join(FAULT_KINDS)}"
-        raise SystemExit(msg)
-    return kinds
-
-
-def build_state(args: argparse.Namespace) -> SandboxState:
-    schemes = _auth_schemes(args.auth)
-    mailboxes: dict[str, Mailbox] = {}
-    for address, password in parse_pairs(args.mailbox, "--mailbox") or [
-        ("demo@example.com", "demo-password")
-    ]:
-        mailboxes[address.lower()] = Mailbox(address, password)
-    tokens: dict[str, Mailbox] = {}
-    for address, token in parse_pairs(args.oauth_token, "--oauth-token"):
-        mailbox = mailboxes.setdefault(address.lower(), Mailbox(address, None))
-        tokens[token] = mailbox
-    for mailbox in mailboxes.values():
-        populate(mailbox, args.seed)
-    record_dir = Path(args.record_responses) if args.record_responses else None
-    if record_dir is not None:
-        record_dir.mkdir(parents=True, exist_ok=True)
-    return SandboxState(
-        mailboxes=mailboxes,
-        tokens=tokens,
-        stats=RequestStats(),
-        faults=FaultInjector(args.fault_rate, _fault_kinds(args.fault_kinds), seed=args.seed or 0),
-        backoff_ms=args.backoff_ms,
-        slow_ms=args.slow_ms,
-        basic="basic" in schemes,
-        ntlm=NtlmAuthenticator(mailboxes) if "ntlm" in schemes else None,
-        record_dir=record_dir,
-        tags={m.tag for m in mailboxes.values()},
-    )
-
-
-def create_app(args: argparse.Namespace) -> web.Application:
-    state = build_state(args)
+def build_app(state: SandboxState, *, latency_ms: float = 0.0) -> web.Application:
+    """The SOAP endpoint and the ``/_sandbox`` routes over an already built ``state``."""
     app = web.Application(
-        middlewares=[latency_middleware(args.latency_ms)], client_max_size=64 * 1024 * 1024
+        middlewares=[latency_middleware(latency_ms)], client_max_size=64 * 1024 * 1024
     )
     app[STATE_KEY] = state
 

@@ -18,8 +18,8 @@ import pytest
 import requests
 import spnego
 from aiohttp import web
-from ews_sandbox.cli import build_parser
-from ews_sandbox.server import STATE_KEY, create_app
+from ews_sandbox.cli import build_parser, build_state
+from ews_sandbox.server import STATE_KEY, build_app
 from ews_sandbox.testing import BUILD, account, endpoint, validated_sandbox
 from exchangelib import DELEGATE, NTLM, Account, Build, Configuration, Credentials, Version
 from exchangelib.errors import UnauthorizedError
@@ -216,15 +216,19 @@ def test_ntlm_is_off_by_default_and_basic_can_be_switched_off():
     exchangelib.close_connections()
 
 
-def test_unknown_auth_scheme_is_a_usage_error():
-    with pytest.raises(SystemExit, match="--auth"):
-        create_app(build_parser().parse_args(["--auth", "basic,kerberos"]))
+def test_unknown_auth_scheme_is_a_usage_error(capsys: pytest.CaptureFixture[str]):
+    parser = build_parser()
+    with pytest.raises(SystemExit) as exit_info:
+        build_state(parser, parser.parse_args(["--auth", "basic,kerberos"]))
+    assert exit_info.value.code == 2
+    assert "--auth: expected a comma-separated subset of basic,ntlm" in capsys.readouterr().err
 
 
 @contextmanager
 def served_in_process(argv: list[str]) -> Iterator[tuple[web.Application, AbstractEventLoop, int]]:
     """The app served in this process (own loop thread), to look at its per-connection state."""
-    app = create_app(build_parser().parse_args(argv))
+    parser = build_parser()
+    app = build_app(build_state(parser, parser.parse_args(argv)))
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
