@@ -71,30 +71,38 @@ class SandboxProcess:
 def start_sandbox(
     command: str, args: Sequence[str] = (), *, host: str = "127.0.0.1", timeout: float = 60.0
 ) -> SandboxProcess:
-    """Start ``command`` (``sell-sandbox`` or ``ews-sandbox``) on a free port and wait for ready."""
+    """Start ``command`` (``sell-sandbox``, ``ews-sandbox``, ``exchange-sandbox``) on a free port
+    and wait for ready; ``cafile`` is the CA of ``--tls`` or the ``--tls-cert`` given."""
     argv = [_script(command), "--host", host, "--port", "0", *args]
     proc = subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=None, text=True, env={**os.environ}
+        argv, stdout=subprocess.PIPE, stderr=None, bufsize=0, env={**os.environ}
     )
     assert proc.stdout is not None
     selector = selectors.DefaultSelector()
     selector.register(proc.stdout, selectors.EVENT_READ)
     deadline = time.monotonic() + timeout
+    cafile = args[list(args).index("--tls-cert") + 1] if "--tls-cert" in args else None
+    pending = b""  # raw reads: a buffered reader could hide the ready line from select()
     while True:
+        while b"\n" in pending:
+            raw, pending = pending.split(b"\n", 1)
+            line = raw.decode()
+            if line.startswith("ca "):  # --tls: the sandbox's own CA, printed before ready
+                cafile = line[3:].strip()
+            elif line.startswith("ready "):
+                return SandboxProcess(
+                    base_url=line.split()[1].rstrip("/"), process=proc, args=argv, cafile=cafile
+                )
         remaining = deadline - time.monotonic()
         if remaining <= 0 or not selector.select(remaining):
             proc.kill()
             msg = f"{command} did not print 'ready' within {timeout:.0f}s"
             raise TimeoutError(msg)
-        line = proc.stdout.readline()
-        if not line:
+        chunk = os.read(proc.stdout.fileno(), 4096)
+        if not chunk:
             msg = f"{command} exited with {proc.wait()} before it was ready"
             raise RuntimeError(msg)
-        if line.startswith("ready "):
-            cafile = args[list(args).index("--tls-cert") + 1] if "--tls-cert" in args else None
-            return SandboxProcess(
-                base_url=line.split()[1].rstrip("/"), process=proc, args=argv, cafile=cafile
-            )
+        pending += chunk
 
 
 @contextmanager

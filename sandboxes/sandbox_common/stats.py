@@ -22,6 +22,8 @@ class RequestStats:
         self._touched: dict[str, Counter[str]] = {}
         self._statuses: Counter[str] = Counter()
         self._tenant_statuses: dict[str, Counter[str]] = {}
+        self._batched: dict[str, Counter[str]] = {"reads": Counter(), "writes": Counter()}
+        self._tenant_batched: dict[str, dict[str, Counter[str]]] = {}
 
     def record(self, operation: str, *, write: bool, tenant: str | None = None) -> None:
         kind = "writes" if write else "reads"
@@ -29,6 +31,18 @@ class RequestStats:
             (self._writes if write else self._reads)[operation] += 1
             if tenant is not None:
                 per = self._by_tenant.setdefault(tenant, {"reads": Counter(), "writes": Counter()})
+                per[kind][operation] += 1
+
+    def record_batched(self, operation: str, *, write: bool, tenant: str | None = None) -> None:
+        """Count one sub-request of a Graph ``$batch``; kept apart from ``reads``/``writes``
+        (which count HTTP requests, the batch itself once) so request budgets stay honest."""
+        kind = "writes" if write else "reads"
+        with self._lock:
+            self._batched[kind][operation] += 1
+            if tenant is not None:
+                per = self._tenant_batched.setdefault(
+                    tenant, {"reads": Counter(), "writes": Counter()}
+                )
                 per[kind][operation] += 1
 
     def record_fault(self, kind: str) -> None:
@@ -56,6 +70,14 @@ class RequestStats:
             self._faults.clear()
             self._statuses.clear()
             self._tenant_statuses.clear()
+            for counter in self._batched.values():
+                counter.clear()
+            self._tenant_batched.clear()
+
+    def _tenants(self) -> list[tuple[str, dict[str, Counter[str]]]]:
+        empty: dict[str, Counter[str]] = {"reads": Counter(), "writes": Counter()}
+        names = [*self._by_tenant, *(t for t in self._tenant_batched if t not in self._by_tenant)]
+        return [(t, self._by_tenant.get(t, empty)) for t in names]
 
     def snapshot(self) -> dict:
         with self._lock:
@@ -69,6 +91,7 @@ class RequestStats:
                 "faults": dict(self._faults),
                 "touched": {cat: dict(c) for cat, c in self._touched.items()},
                 "statuses": dict(self._statuses),
+                "batched": {kind: dict(c) for kind, c in self._batched.items()},
                 "by_tenant": {
                     tenant: {
                         "reads": dict(c["reads"]),
@@ -76,7 +99,11 @@ class RequestStats:
                         "total_reads": sum(c["reads"].values()),
                         "total_writes": sum(c["writes"].values()),
                         "statuses": dict(self._tenant_statuses.get(tenant, {})),
+                        "batched": {
+                            kind: dict(c)
+                            for kind, c in self._tenant_batched.get(tenant, {}).items()
+                        },
                     }
-                    for tenant, c in self._by_tenant.items()
+                    for tenant, c in self._tenants()
                 },
             }
