@@ -1,0 +1,1 @@
+"""Many tenants of the Exchange ⇄ Sell sync: registry, Dagster definitions, Celery workers."""

@@ -1,0 +1,289 @@
+"""The Dagster code location: one run per tenant and tick, started by a sensor over the registry.
+
+- ``tenant_sync``: a job of one op that runs the tenant's two-way sync (``meltano run``, see
+  ``meltano_run``) under the tenant's lock (``run_guard``) and attaches both run reports as
+  metadata. Runs execute on Celery workers (``CeleryRunLauncher`` in dagster.yaml): the run's op
+  executes in the worker's process, with no extra run-worker process per tenant.
+- ``tenants_due``: every ``CONTACT_SYNC_INTERVAL_SECONDS`` (900), a run for every active tenant,
+  skipping one whose run is queued or still going. The run queue's tag concurrency limit
+  (``contact_sync/tenant``, one per value) is the second fence, the tenant lock the third (S15.2).
+- Failures retry with exponential back-off and jitter (``RetryPolicy``); bad configuration
+  (S10.3) fails without retry and marks the tenant as needing attention in the registry.
+- A run whose worker died (its Celery task killed, or the whole worker) is failed at once by
+  the sensor when the tenant's lock is no longer held, and Dagster's run retries start it again.
+"""
+
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from dagster import (
+    Backoff,
+    DefaultSensorStatus,
+    Definitions,
+    Failure,
+    Jitter,
+    MetadataValue,
+    OpExecutionContext,
+    Out,
+    Output,
+    RetryPolicy,
+    RunRequest,
+    RunsFilter,
+    SensorEvaluationContext,
+    SkipReason,
+    in_process_executor,
+    job,
+    op,
+    sensor,
+)
+from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES, DagsterRunStatus
+
+from contact_sync_orchestration import meltano_run, run_guard
+from contact_sync_orchestration.registry import Registry, RegistryError
+
+TENANT_TAG = "contact_sync/tenant"
+INTERVAL_SECONDS = int(os.environ.get("CONTACT_SYNC_INTERVAL_SECONDS", "900"))
+RETRY_DELAY_SECONDS = float(os.environ.get("CONTACT_SYNC_RETRY_DELAY_SECONDS", "30"))
+RUN_TIMEOUT = timedelta(seconds=int(os.environ.get("CONTACT_SYNC_RUN_TIMEOUT_SECONDS", "3600")))
+WATCH_SECONDS = int(os.environ.get("CONTACT_SYNC_WATCH_SECONDS", "15"))
+
+
+def registry_url() -> str:
+    url = os.environ.get("CONTACT_SYNC_REGISTRY_URL")
+    if not url:
+        raise Failure("set CONTACT_SYNC_REGISTRY_URL (the tenant registry) on every worker")
+    return url
+
+
+def _summary(reports: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Per direction: created / updated / conflicts / rejected ..., summed over streams."""
+    metadata: dict[str, Any] = {}
+    for target, report in reports.items():
+        direction = "exchange_to_sell" if target == "target-sell-contacts" else "sell_to_exchange"
+        totals: dict[str, int] = {}
+        for counts in (report.get("streams") or {}).values():
+            for key, value in (counts or {}).items():
+                if isinstance(value, int) and not isinstance(value, bool):
+                    totals[key] = totals.get(key, 0) + value
+        for key in ("conflicts", "rejected", "links_retired"):
+            totals[key] = len(report.get(key) or [])
+        for key, value in sorted(totals.items()):
+            metadata[f"{direction}/{key}"] = value
+        metadata[f"{direction}/report"] = MetadataValue.json(report)
+    return metadata
+
+
+@op(
+    config_schema={"tenant_id": str},
+    out=Out(dagster_type=None, is_required=False),
+    retry_policy=RetryPolicy(
+        max_retries=3,
+        delay=RETRY_DELAY_SECONDS,
+        backoff=Backoff.EXPONENTIAL,
+        jitter=Jitter.PLUS_MINUS,
+    ),
+    tags={"kind": "meltano"},
+)
+def sync_tenant(context: OpExecutionContext) -> Iterator[Output]:
+    """One two-way cycle of one tenant: ``meltano run`` of both directions, as a subprocess."""
+    tenant_id = context.op_config["tenant_id"]
+    url = registry_url()
+    registry = Registry(url)
+    try:
+        tenant = registry.get(tenant_id)
+    except RegistryError:
+        context.log.info(f"tenant {tenant_id} was removed; nothing to run")
+        return
+    finally:
+        registry.close()
+    if tenant.paused or tenant.attention:
+        context.log.info(f"tenant {tenant_id} is paused or needs attention; skipped")
+        return
+    try:
+        deployment = meltano_run.Deployment.from_env()
+    except meltano_run.ConfigurationError as exc:
+        raise Failure(str(exc), allow_retries=False) from None
+
+    with (
+        run_guard.tenant_lock(url, tenant_id),
+        tempfile.TemporaryDirectory(prefix=f"contact-sync-{tenant_id}-") as work,
+    ):
+        attempts = run_guard.Attempts(url)
+        try:
+            attempts.reap_previous(tenant_id, context.log.info)
+            failed = run_guard.fail_running_meltano_jobs(
+                deployment.meltano_database_uri, meltano_run.state_ids(tenant_id)
+            )
+            if failed:
+                context.log.info(f"marked {failed} Meltano job(s) of the last attempt as failed")
+            attempts.start(tenant_id, context.run_id)
+            try:
+                outcome = _run_meltano(context, tenant, deployment, Path(work), attempts)
+            finally:
+                # Reached only once every process of the attempt is gone (or never started).
+                attempts.finish(tenant_id)
+        finally:
+            attempts.close()
+    yield Output(None, metadata=outcome)
+
+
+def _run_meltano(
+    context: OpExecutionContext,
+    tenant: Any,
+    deployment: meltano_run.Deployment,
+    work: Path,
+    attempts: run_guard.Attempts,
+) -> dict[str, Any]:
+    report_dir = work / "reports"
+    report_dir.mkdir()
+    sys_dir = meltano_run.isolated_sys_dir(deployment.project_root, work / "meltano-sys")
+    try:
+        env = meltano_run.meltano_env(tenant, deployment, sys_dir=sys_dir, report_dir=report_dir)
+    except meltano_run.ConfigurationError as exc:
+        _needs_attention(context, tenant.tenant_id, str(exc))
+    argv = meltano_run.meltano_argv(tenant, deployment, _meltano_run_id(context))
+    log_path = work / "meltano.log"
+    started = time.monotonic()
+    cpu_before = os.times()
+    code = run_guard.run_process_group(
+        argv,
+        cwd=deployment.project_root,
+        env=env,
+        log_path=log_path,
+        on_group=lambda pgid: attempts.set_group(tenant.tenant_id, pgid),
+        timeout=RUN_TIMEOUT,
+    )
+    cpu_after = os.times()
+    lines = log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+    if code != 0:
+        problem = meltano_run.configuration_problem(lines)
+        if problem:
+            _needs_attention(context, tenant.tenant_id, problem)
+        tail = "\n".join(lines[-25:])
+        msg = f"meltano run of tenant {tenant.tenant_id} exited {code}"
+        raise Failure(msg, metadata={"log tail": MetadataValue.md(f"```\n{tail}\n```")})
+    metadata = _summary(meltano_run.read_reports(report_dir))
+    metadata["wall seconds"] = round(time.monotonic() - started, 2)
+    metadata["meltano CPU seconds"] = round(
+        (cpu_after.children_user - cpu_before.children_user)
+        + (cpu_after.children_system - cpu_before.children_system),
+        2,
+    )
+    return metadata
+
+
+def _meltano_run_id(context: OpExecutionContext) -> str:
+    """Meltano's run id: the Dagster run id (a UUID), fresh for each retry of the op."""
+    attempt = context.retry_number
+    if attempt == 0:
+        return context.run_id
+    return str(uuid.uuid5(uuid.UUID(context.run_id), f"attempt {attempt}"))
+
+
+def _needs_attention(context: OpExecutionContext, tenant_id: str, problem: str) -> None:
+    """Bad configuration (S10.3): no retry loop; the registry says what to fix."""
+    registry = Registry(registry_url())
+    try:
+        registry.mark_attention(tenant_id, problem)
+    finally:
+        registry.close()
+    context.log.error(f"tenant {tenant_id} needs attention: {problem}")
+    raise Failure(
+        f"tenant {tenant_id} needs attention (bad configuration): {problem}",
+        metadata={"needs attention": problem},
+        allow_retries=False,
+    )
+
+
+@job(executor_def=in_process_executor, tags={"dagster/max_retries": "2"})
+def tenant_sync() -> None:
+    """A tenant's two-way sync (Exchange → Sell, then Sell → Exchange)."""
+    sync_tenant()
+
+
+def _in_progress(instance: Any, tenant_id: str) -> list[Any]:
+    return list(
+        instance.get_run_records(
+            RunsFilter(tags={TENANT_TAG: tenant_id}, statuses=list(IN_PROGRESS_RUN_STATUSES))
+        )
+    )
+
+
+def _is_dead(url: str, attempts: run_guard.Attempts, run: Any) -> bool:
+    """A STARTED run whose attempt began under the tenant lock, never finished, and whose lock
+    is free: the process holding it is gone (a killed Celery task, or the whole worker)."""
+    if run.status != DagsterRunStatus.STARTED:
+        return False
+    tenant_id = run.tags.get(TENANT_TAG)
+    attempt = attempts.current(tenant_id) if tenant_id else None
+    return bool(
+        attempt
+        and attempt.run_id == run.run_id
+        and attempt.finished_at is None
+        and not run_guard.lock_held(url, tenant_id)
+    )
+
+
+@sensor(
+    job=tenant_sync,
+    minimum_interval_seconds=WATCH_SECONDS,
+    default_status=DefaultSensorStatus.RUNNING,
+)
+def dead_tenant_runs(context: SensorEvaluationContext) -> SkipReason:
+    """Fail at once the runs whose worker died, so Dagster's run retry starts them again (the
+    Celery launcher cannot see a worker that vanished: its task stays "started")."""
+    url = registry_url()
+    attempts = run_guard.Attempts(url)
+    failed = []
+    try:
+        for record in context.instance.get_run_records(
+            RunsFilter(job_name=tenant_sync.name, statuses=[DagsterRunStatus.STARTED])
+        ):
+            run = record.dagster_run
+            if _is_dead(url, attempts, run) and _is_dead(
+                url, attempts, context.instance.get_run_by_id(run.run_id)
+            ):
+                context.instance.report_run_failed(
+                    run, "the worker running this tenant died (its tenant lock was released)"
+                )
+                failed.append(run.tags[TENANT_TAG])
+    finally:
+        attempts.close()
+    return SkipReason(f"failed dead runs of {failed}" if failed else "no dead run")
+
+
+@sensor(
+    job=tenant_sync,
+    minimum_interval_seconds=INTERVAL_SECONDS,
+    default_status=DefaultSensorStatus.RUNNING,
+)
+def tenants_due(context: SensorEvaluationContext) -> Iterator[RunRequest | SkipReason]:
+    """Every interval: a run per active tenant that has none queued or going."""
+    url = registry_url()
+    registry = Registry(url)
+    try:
+        due = list(registry.due())
+    finally:
+        registry.close()
+    tick = int(time.time())
+    started = 0
+    for tenant in due:
+        if _in_progress(context.instance, tenant.tenant_id):
+            continue
+        started += 1
+        yield RunRequest(
+            run_key=f"{tenant.tenant_id}@{tick}",
+            run_config={"ops": {"sync_tenant": {"config": {"tenant_id": tenant.tenant_id}}}},
+            tags={TENANT_TAG: tenant.tenant_id},
+        )
+    if not started:
+        yield SkipReason(f"{len(due)} active tenant(s), none without a run in progress")
+
+
+defs = Definitions(jobs=[tenant_sync], sensors=[tenants_due, dead_tenant_runs])
