@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import glob
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -37,6 +38,7 @@ from sell_sandbox import tenant_key
 PEER = "airbyte-source-zendesk-sell==0.2.14"
 PEER_VENV = ROOT / ".bench" / "airbyte-venv"
 PEER_RUNNER = Path(__file__).parent / "peers" / "airbyte_sell_at.py"
+PYENV_ROOT = os.environ.get("PYENV_ROOT") or str(Path.home() / ".pyenv")
 
 
 def peer_base_python() -> str:
@@ -45,7 +47,7 @@ def peer_base_python() -> str:
     for name in ("python3.10", "python3.9"):
         for candidate in (
             shutil.which(name),
-            *glob.glob(f"/root/.pyenv/versions/{name[6:]}*/bin/python"),
+            *glob.glob(f"{PYENV_ROOT}/versions/{name[6:]}*/bin/python"),
         ):
             if (
                 candidate

@@ -4,12 +4,15 @@
 validates every SOAP answer the sandbox wrote against Microsoft's messages.xsd (body) and
 types.xsd (``ServerVersionInfo`` header); SOAP Faults, which the XSD does not cover, are checked
 for the shape exchangelib parses. No answer escapes validation.
+
+The schema is read from ``$EWS_SCHEMA_DIR``, else ``<repository root>/../shared/ews-schema``.
+When it is absent, a test that needs it still runs its own assertions and then skips, naming the
+path it tried and the variable to set.
 """
 
 from __future__ import annotations
 
 import functools
-import os
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -17,19 +20,26 @@ from pathlib import Path
 
 from lxml import etree
 from sandbox_common.process import SandboxProcess, running_sandbox
+from sandbox_common.shared import require_shared_file, shared_folder
 
 from ews_sandbox.xml import E_NS, SOAP_NS, T_NS
 
-SCHEMA_DIR = Path(os.environ.get("EWS_SCHEMA_DIR", "/work/shared/ews-schema"))
+SCHEMA_VARIABLE = "EWS_SCHEMA_DIR"
+SCHEMA_DIR = shared_folder("ews-schema", SCHEMA_VARIABLE)
 BUILD = (15, 1, 2507, 6)
 
 
 @functools.cache
 def ews_schema():
-    """messages.xsd (imports types.xsd); ~1 s, so loaded once per process."""
+    """messages.xsd (imports types.xsd); ~1 s, so loaded once per process. Skips when absent."""
     import xmlschema  # noqa: PLC0415
 
-    return xmlschema.XMLSchema(str(SCHEMA_DIR / "messages.xsd"))
+    return xmlschema.XMLSchema(str(schema_file("messages.xsd")))
+
+
+def schema_file(name: str) -> Path:
+    """A file of the EWS schema folder, or a skip of the calling test that says what is missing."""
+    return require_shared_file(SCHEMA_DIR / name, SCHEMA_VARIABLE)
 
 
 def response_problems(payload: bytes) -> list[str]:
