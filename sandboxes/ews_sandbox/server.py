@@ -203,7 +203,7 @@ def _drop(request: web.Request) -> web.Response:
     return web.Response(status=500)
 
 
-def _check_header(header: etree._Element | None) -> None:
+def _check_header(header: etree._Element | None, *, impersonating: bool = False) -> None:
     if header is None:
         return
     version = header.find(f"{{{T_NS}}}RequestServerVersion")
@@ -211,7 +211,7 @@ def _check_header(header: etree._Element | None) -> None:
         raise SoapFaultError(
             "ErrorInvalidServerVersion", "The specified server version is invalid."
         )
-    if header.find(f"{{{T_NS}}}ExchangeImpersonation") is not None:
+    if header.find(f"{{{T_NS}}}ExchangeImpersonation") is not None and not impersonating:
         raise SoapFaultError(
             "ErrorImpersonateUserDenied",
             "The account does not have permission to impersonate the requested user.",
@@ -236,6 +236,7 @@ async def handle_soap(request: web.Request) -> web.StreamResponse:
     header = request.headers.get("Authorization")
     scheme, _, credentials = (header or "").partition(" ")
     mailbox: Mailbox | None = None
+    impersonating = False
     if state.ntlm is not None and scheme.lower() == "ntlm":
         try:
             answer = state.ntlm.step(request.transport, credentials)
@@ -247,6 +248,13 @@ async def handle_soap(request: web.Request) -> web.StreamResponse:
         mailbox = answer
     elif header:
         mailbox = authenticate(state, header)
+        if mailbox is None and scheme.lower() == "bearer" and state.app_bearer is not None:
+            try:  # an app-only token acts on the mailbox its ExchangeImpersonation header names
+                mailbox = state.app_bearer(credentials.strip(), envelope)
+            except SoapFaultError as err:
+                state.stats.record(operation, write=write)
+                return _soap_response(state, "Fault", soap.fault(err), err.status)
+            impersonating = mailbox is not None
     elif state.ntlm is not None:  # requests after the handshake carry no Authorization
         mailbox = state.ntlm.authenticated(request.transport)
     if mailbox is None:
@@ -272,7 +280,7 @@ async def handle_soap(request: web.Request) -> web.StreamResponse:
         await asyncio.sleep(state.slow_ms / 1000.0)
 
     try:
-        _check_header(envelope.find(f"{{{SOAP_NS}}}Header"))
+        _check_header(envelope.find(f"{{{SOAP_NS}}}Header"), impersonating=impersonating)
         handler = OPERATIONS.get(operation)
         if handler is None:
             if operation in KNOWN_EWS_OPERATIONS:

@@ -7,8 +7,10 @@ server nor an operation ever sees ``argparse``.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sandbox_common import FaultInjector, RequestStats
 
@@ -33,6 +35,10 @@ class SandboxState:
     ntlm: NtlmAuthenticator | None = None
     record_dir: Path | None = None
     tags: set[bytes] = field(default_factory=set)
+    # exchange-sandbox's hook for app-only bearer tokens (graph_sandbox.ews_bearer): given a bearer
+    # token that is no --oauth-token and the request envelope, the impersonated mailbox, None for
+    # an invalid token (401), or a SoapFaultError.
+    app_bearer: Callable[[str, Any], Mailbox | None] | None = None
     _counter: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     def record(self, operation: str, payload: bytes) -> None:

@@ -18,6 +18,7 @@ from sandbox_common import serve
 from sandbox_common.tls import make_tls_files
 
 from graph_sandbox.call import GraphState
+from graph_sandbox.ews_bearer import app_bearer
 from graph_sandbox.identity import EWS_PERMISSIONS, GRAPH_PERMISSIONS, App, IdentityPlatform
 from graph_sandbox.service import build_app
 from graph_sandbox.throttling import Throttle
@@ -167,6 +168,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     ews = ews_cli.build_state(parser, args)
     graph = build_graph_state(parser, args, ews)
+    ews.app_bearer = app_bearer(graph.identity, ews.mailboxes)
     app = build_app(ews, graph, latency_ms=args.latency_ms)
     if args.tls:
         files = make_tls_files()

@@ -10,7 +10,6 @@ and every SOAP answer against the EWS XSD, as ``ews_sandbox.testing`` does.
 from __future__ import annotations
 
 import functools
-import os
 import re
 import tempfile
 import time
@@ -22,11 +21,10 @@ from typing import Any
 
 from lxml import etree
 from sandbox_common.process import SandboxProcess, running_sandbox
+from sandbox_common.shared import shared_folder
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SCHEMA_DIR = Path(
-    os.environ.get("GRAPH_SCHEMA_DIR", str(REPO_ROOT.parent / "shared" / "graph-schema"))
-)
+SCHEMA_VARIABLE = "GRAPH_SCHEMA_DIR"
+SCHEMA_DIR = shared_folder("graph-schema", SCHEMA_VARIABLE)
 CSDL_FILE = "contacts-v1.0.xml"
 EDM = "{http://docs.oasis-open.org/odata/ns/edm}"
 TENANT, CLIENT_ID, SECRET = "contoso-tenant", "11111111-2222-3333-4444-555555555555", "s3cr3t~value"
@@ -37,7 +35,10 @@ EWS_SCOPE = "https://outlook.office365.com/.default"
 def schema_missing_reason() -> str | None:
     """Why the CSDL cannot be read (tests skip with this), or None when it can."""
     if not (SCHEMA_DIR / CSDL_FILE).is_file():
-        return f"Graph CSDL excerpt not found at {SCHEMA_DIR / CSDL_FILE} (../shared absent?)"
+        return (
+            f"Graph schema checks not run: {SCHEMA_DIR / CSDL_FILE} does not exist; put the "
+            f"shared files beside the checkout (../shared) or set {SCHEMA_VARIABLE}"
+        )
     return None
 
 

@@ -12,9 +12,22 @@ import time
 import urllib.request
 from pathlib import Path
 
+import exchangelib
 import msal
 import pytest
 import requests
+from ews_sandbox.testing import BUILD
+from exchangelib import (
+    IMPERSONATION,
+    OAUTH2,
+    Account,
+    Build,
+    Configuration,
+    Identity,
+    OAuth2Credentials,
+    Version,
+)
+from exchangelib.errors import ErrorAccessDenied
 from graph_sandbox.testing import (
     CLIENT_ID,
     EWS_SCOPE,
@@ -216,3 +229,67 @@ def test_me_needs_a_delegated_token(sandbox):
     assert resp.json()["error"]["message"] == (
         "/me request is only valid with delegated authentication flow."
     )
+
+
+class SandboxOAuth2Credentials(OAuth2Credentials):
+    """exchangelib's client-credentials grant, with the token URL of the sandbox's tenant."""
+
+    base_url = ""
+
+    @property
+    def token_url(self):
+        return f"{self.base_url}/{self.tenant_id}/oauth2/v2.0/token"
+
+
+def _app_account(sandbox, address: str, client_id: str, secret: str):
+    credentials = SandboxOAuth2Credentials(
+        client_id=client_id,
+        client_secret=secret,
+        tenant_id=TENANT,
+        identity=Identity(primary_smtp_address=address),
+    )
+    credentials.base_url = sandbox.base_url
+    config = Configuration(
+        service_endpoint=f"{sandbox.base_url}/EWS/Exchange.asmx",
+        credentials=credentials,
+        auth_type=OAUTH2,
+        version=Version(build=Build(*BUILD)),
+    )
+    return Account(address, config=config, autodiscover=False, access_type=IMPERSONATION)
+
+
+@pytest.mark.spec("S13.3")
+def test_the_app_token_authenticates_ews_with_impersonation(sandbox, monkeypatch):
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", sandbox.cafile)
+    try:
+        ews = _app_account(sandbox, "bob@example.org", CLIENT_ID, SECRET)
+        assert ews.contacts.total_count > 0
+        scoped = _app_account(sandbox, "bob@example.org", SCOPED_CLIENT, SCOPED_SECRET)
+        with pytest.raises(ErrorAccessDenied):
+            scoped.contacts.refresh()
+        assert _app_account(sandbox, "demo@example.com", SCOPED_CLIENT, SCOPED_SECRET).contacts
+    finally:
+        exchangelib.close_connections()
+    endpoint = f"{sandbox.base_url}/EWS/Exchange.asmx"
+    graph_token = app_token(sandbox)
+    body = (
+        '<?xml version="1.0"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" '
+        'xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" '
+        'xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><s:Body>'
+        "<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape>"
+        '<m:FolderIds><t:DistinguishedFolderId Id="contacts"/></m:FolderIds></m:GetFolder>'
+        "</s:Body></s:Envelope>"
+    )
+    session = http_session(sandbox)
+    wrong_audience = session.post(
+        endpoint, data=body, headers={"Authorization": f"Bearer {graph_token}"}, timeout=10
+    )
+    assert wrong_audience.status_code == 401
+    no_impersonation = session.post(
+        endpoint,
+        data=body,
+        headers={"Authorization": f"Bearer {app_token(sandbox, scope=EWS_SCOPE)}"},
+        timeout=10,
+    )
+    assert no_impersonation.status_code == 500
+    assert b"ExchangeImpersonation SOAP header must be present" in no_impersonation.content
