@@ -16,14 +16,11 @@ from lxml import etree
 from lxml import html as lxml_html
 
 from ews_sandbox.errors import EwsError, SoapFaultError
-from ews_sandbox.field_uris import UNINDEXED_FIELD_URIS
-from ews_sandbox.fields import (
+from ews_sandbox.properties import (
     ADDRESS_PARTS,
     BOOL_FIELDS,
-    CONTACT_ORDER,
     DATETIME_FIELDS,
     DICT_FIELDS,
-    DISTRIBUTION_LIST_ORDER,
     INDEX_KEYS,
     INDEXED_URIS,
     INT_FIELDS,
@@ -32,6 +29,12 @@ from ews_sandbox.fields import (
     READ_ONLY_ITEM_FIELDS,
     STRING_LIST_FIELDS,
     element_for_uri,
+)
+from ews_sandbox.schema_tables import (
+    CONTACT_ORDER,
+    DICTIONARY_URIS,
+    DISTRIBUTION_LIST_ORDER,
+    UNINDEXED_FIELD_URIS,
 )
 from ews_sandbox.store import DISTINGUISHED_PROPERTY_SETS, ExtKey, Item, Mailbox
 from ews_sandbox.xml import (
@@ -132,6 +135,11 @@ def parse_path(el: etree._Element) -> Path:
         return FieldPath(element_for_uri(uri) or uri)
     if kind == "IndexedFieldURI":
         uri, index = el.get("FieldURI", ""), el.get("FieldIndex", "")
+        if uri not in DICTIONARY_URIS:
+            raise SoapFaultError(
+                "ErrorSchemaValidation",
+                f"The request failed schema validation: '{uri}' is not a valid IndexedFieldURI.",
+            )
         if uri not in INDEXED_URIS:
             raise invalid_property(f"The indexed property {uri} is not valid.")
         dictionary, part = INDEXED_URIS[uri]

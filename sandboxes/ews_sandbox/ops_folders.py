@@ -9,14 +9,7 @@ from lxml import etree
 
 from ews_sandbox import soap
 from ews_sandbox.context import Context
-from ews_sandbox.errors import EwsError
-from ews_sandbox.fields import (
-    CALENDAR_FOLDER_ORDER,
-    CONTACTS_FOLDER_ORDER,
-    FOLDER_DEFAULT_SHAPE,
-    FOLDER_ORDER,
-    TASKS_FOLDER_ORDER,
-)
+from ews_sandbox.errors import EwsError, SoapFaultError
 from ews_sandbox.item_codec import (
     ExtPath,
     FieldPath,
@@ -27,7 +20,15 @@ from ews_sandbox.item_codec import (
     parse_path,
 )
 from ews_sandbox.paging import page
+from ews_sandbox.properties import FOLDER_DEFAULT_SHAPE
 from ews_sandbox.restrictions import compile_restriction, sort_objects
+from ews_sandbox.schema_tables import (
+    CALENDAR_FOLDER_ORDER,
+    CONTACTS_FOLDER_ORDER,
+    FOLDER_ORDER,
+    TASKS_FOLDER_ORDER,
+    UNINDEXED_FIELD_URIS,
+)
 from ews_sandbox.store import Folder
 from ews_sandbox.xml import child_text, elements, format_bool, local, m, sub, t
 
@@ -79,6 +80,11 @@ def parse_folder_shape(el: etree._Element | None) -> FolderShape:
     for path_el in elements(additional) if additional is not None else []:
         if path_el.tag == t("FieldURI"):
             uri = path_el.get("FieldURI", "")
+            if uri not in UNINDEXED_FIELD_URIS:
+                raise SoapFaultError(
+                    "ErrorSchemaValidation",
+                    f"The request failed schema validation: '{uri}' is not a valid FieldURI.",
+                )
             prefix, _, name = uri.partition(":")
             if prefix != "folder" or not name:
                 raise EwsError("ErrorInvalidPropertyRequest", f"{uri} is not a folder property.")

@@ -9,7 +9,6 @@ from lxml import etree
 from ews_sandbox import soap
 from ews_sandbox.context import Context
 from ews_sandbox.errors import EwsError
-from ews_sandbox.fields import DICT_FIELDS, READ_ONLY_ITEM_FIELDS
 from ews_sandbox.ids import decode_change_key
 from ews_sandbox.item_codec import (
     ExtPath,
@@ -29,6 +28,7 @@ from ews_sandbox.item_codec import (
     values_for,
 )
 from ews_sandbox.paging import page
+from ews_sandbox.properties import DICT_FIELDS, READ_ONLY_ITEM_FIELDS
 from ews_sandbox.restrictions import compile_restriction, sort_objects
 from ews_sandbox.store import ExtKey, Item
 from ews_sandbox.xml import elements, local, m, sub, t

@@ -15,10 +15,11 @@ from lxml import etree
 from sandbox_common import add_sandbox_routes
 from sandbox_common.serve import latency_middleware
 
-from ews_sandbox import ops_config, ops_folders, ops_items, ops_misc, ops_sync, soap
+from ews_sandbox import ops_config, ops_convert_id, ops_folders, ops_items, ops_sync, soap
 from ews_sandbox.context import Context
 from ews_sandbox.errors import SoapFaultError
 from ews_sandbox.ntlm import NtlmRejectedError
+from ews_sandbox.schema_tables import KNOWN_EWS_OPERATIONS, REQUEST_VERSIONS
 from ews_sandbox.state import SandboxState
 from ews_sandbox.store import Mailbox
 from ews_sandbox.xml import PARSER, SOAP_NS, T_NS, elements, local
@@ -27,7 +28,7 @@ ENDPOINT = "/EWS/Exchange.asmx"
 REALM = "ews-sandbox"
 STATE_KEY = web.AppKey("ews_state", SandboxState)
 OPERATIONS: dict[str, Callable] = {
-    "ConvertId": ops_misc.convert_id,
+    "ConvertId": ops_convert_id.convert_id,
     "GetFolder": ops_folders.get_folder,
     "FindFolder": ops_folders.find_folder,
     "CreateFolder": ops_folders.create_folder,
@@ -46,105 +47,6 @@ WRITE_OPERATIONS = frozenset(
     {"CreateItem", "UpdateItem", "DeleteItem", "CreateFolder", "CreateUserConfiguration",
      "UpdateUserConfiguration", "DeleteUserConfiguration"}
 )  # fmt: skip
-# Operations of Microsoft's services.wsdl the sandbox does not simulate (a real server would).
-KNOWN_EWS_OPERATIONS = frozenset(
-    [
-        "AddDelegate",
-        "AddDistributionGroupToImList",
-        "AddImContactToGroup",
-        "AddImGroup",
-        "AddNewImContactToGroup",
-        "AddNewTelUriContactToGroup",
-        "AddTag",
-        "ApplyConversationAction",
-        "ArchiveItem",
-        "CopyFolder",
-        "CopyItem",
-        "CreateAttachment",
-        "CreateFolderPath",
-        "CreateManagedFolder",
-        "DeleteAttachment",
-        "DeleteFolder",
-        "DisableApp",
-        "EmptyFolder",
-        "ExpandDL",
-        "ExportItems",
-        "FindConversation",
-        "FindMessageTrackingReport",
-        "FindPeople",
-        "GetAppManifests",
-        "GetAttachment",
-        "GetClientAccessToken",
-        "GetConversationItems",
-        "GetDelegate",
-        "GetEvents",
-        "GetHoldOnMailboxes",
-        "GetImItemList",
-        "GetImItems",
-        "GetInboxRules",
-        "GetMailTips",
-        "GetPasswordExpirationDate",
-        "GetPersona",
-        "GetRoomLists",
-        "GetRooms",
-        "GetSearchableMailboxes",
-        "GetServerTimeZones",
-        "GetServiceConfiguration",
-        "GetSharingFolder",
-        "GetSharingMetadata",
-        "GetStreamingEvents",
-        "GetUserAvailability",
-        "GetUserOofSettings",
-        "GetUserPhoto",
-        "GetUserRetentionPolicyTags",
-        "InstallApp",
-        "MarkAllItemsAsRead",
-        "MarkAsJunk",
-        "MoveFolder",
-        "MoveItem",
-        "PlayOnPhone",
-        "RefreshSharingFolder",
-        "RemoveDelegate",
-        "ReportMessage",
-        "ResolveNames",
-        "SearchMailboxes",
-        "SendItem",
-        "SetUserOofSettings",
-        "Subscribe",
-        "SyncFolderHierarchy",
-        "UninstallApp",
-        "Unsubscribe",
-        "UpdateDelegate",
-        "UpdateFolder",
-        "UpdateInboxRules",
-        "UpdateItemInRecoverableItems",
-        "UploadItems",
-    ]
-)
-REQUEST_VERSIONS = frozenset(
-    [
-        "Exchange2007",
-        "Exchange2007_SP1",
-        "Exchange2010",
-        "Exchange2010_SP1",
-        "Exchange2010_SP2",
-        "Exchange2013",
-        "Exchange2013_SP1",
-        "Exchange2015",
-        "Exchange2015_SP1",
-        "Exchange2016",
-        "V2015_10_05",
-        "V2016_01_06",
-        "V2016_04_13",
-        "V2016_07_13",
-        "V2016_10_10",
-        "V2017_01_07",
-        "V2017_04_14",
-        "V2017_07_11",
-        "V2017_10_09",
-        "V2018_01_08",
-    ]
-)
 
 
 def _unauthorized(

@@ -21,11 +21,11 @@ MAILBOXES = ["--mailbox", "demo@example.com:demo-password", "--mailbox", "bob@ex
              "--oauth-token", f"oauth@example.net:{TOKEN}"]  # fmt: skip
 
 
-def soap(operation: str) -> bytes:
+def soap(operation: str, version: str = "Exchange2016") -> bytes:
     return f"""<?xml version="1.0" encoding="utf-8"?>
 <s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"
  xmlns:m="{M}" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types">
-<s:Header><t:RequestServerVersion Version="Exchange2016"/></s:Header>
+<s:Header><t:RequestServerVersion Version="{version}"/></s:Header>
 <s:Body>{operation}</s:Body></s:Envelope>""".encode()
 
 
@@ -125,6 +125,38 @@ def test_unknown_and_unsupported_operations_are_soap_faults(sandbox):
         assert resp.text.startswith("<?xml")
         assert f"a:{code}</faultcode>" in resp.text
     assert post(sandbox, b"not xml").status_code == 500
+
+
+def test_values_outside_the_schema_enumerations_are_refused(sandbox):
+    """RequestServerVersion, folder FieldURI and IndexedFieldURI are checked against types.xsd."""
+
+    def fault(operation: str, version: str = "Exchange2016") -> str | None:
+        resp = post(sandbox, soap(operation, version))
+        return etree.fromstring(resp.content).findtext(".//faultcode")
+
+    def get_contacts_folder(field_uri: str) -> str:
+        return (
+            "<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties>"
+            f'<t:FieldURI FieldURI="{field_uri}"/></t:AdditionalProperties></m:FolderShape>'
+            '<m:FolderIds><t:DistinguishedFolderId Id="contacts"/></m:FolderIds></m:GetFolder>'
+        )
+
+    def find_contacts(indexed_uri: str) -> str:
+        return (
+            '<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape>'
+            f'<t:AdditionalProperties><t:IndexedFieldURI FieldURI="{indexed_uri}" FieldIndex="x"/>'
+            "</t:AdditionalProperties></m:ItemShape><m:ParentFolderIds>"
+            '<t:DistinguishedFolderId Id="contacts"/></m:ParentFolderIds></m:FindItem>'
+        )
+
+    folder = get_contacts_folder("folder:DisplayName")
+    assert fault(folder) is None
+    assert fault(folder, "Exchange2012") is None  # in ExchangeVersionType
+    assert fault(folder, "Exchange2015_SP1") == "a:ErrorInvalidServerVersion"  # exchangelib's only
+    assert fault(get_contacts_folder("folder:Colour")) == "a:ErrorSchemaValidation"
+    assert fault(find_contacts("contacts:Bogus")) == "a:ErrorSchemaValidation"
+    not_for_contacts = post(sandbox, soap(find_contacts("item:InternetMessageHeader")))
+    assert response_codes(not_for_contacts) == ["ErrorInvalidPropertyRequest"]
 
 
 def test_batch_and_find_limits(sandbox):
