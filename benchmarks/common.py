@@ -366,10 +366,14 @@ def selected_catalog(tap: str, config: Path, streams: Sequence[str], out: Path) 
 
 
 def select_streams(configs: PluginConfigs, to_sell: Direction, to_exchange: Direction) -> None:
-    """The streams meltano.yml selects: contacts from Exchange; contacts and leads from Sell."""
+    """The streams meltano.yml selects: contacts from Exchange; contacts, leads and lead
+    conversions from Sell."""
     to_sell.catalog = selected_catalog(
         to_sell.tap, configs.tap_exchange, ["contacts"], configs.work / "catalog-exchange.json"
     )
     to_exchange.catalog = selected_catalog(
-        to_exchange.tap, configs.tap_sell, ["contacts", "leads"], configs.work / "catalog-sell.json"
+        to_exchange.tap,
+        configs.tap_sell,
+        ["contacts", "leads", "lead_conversions"],
+        configs.work / "catalog-sell.json",
     )

@@ -126,6 +126,22 @@ DEAL = th.PropertiesList(
     th.Property("added_at", th.DateTimeType),
 ).to_dict()
 
+#: A lead conversion (resource page ``sales-crm/resources/lead-conversions``): immutable, so it has
+#: ``created_at`` and no ``updated_at``. The ids name what the conversion made; any may be null.
+LEAD_CONVERSION = th.PropertiesList(
+    _id(),
+    th.Property(
+        "lead_id", th.IntegerType, description="The converted lead (Sell may no longer list it)"
+    ),
+    th.Property("individual_id", th.IntegerType, description="Person contact made from the lead"),
+    th.Property(
+        "organization_id", th.IntegerType, description="Organisation contact of the conversion"
+    ),
+    th.Property("deal_id", th.IntegerType, description="Deal made by the conversion"),
+    th.Property("creator_id", th.IntegerType, description="User who converted the lead"),
+    th.Property("created_at", th.DateTimeType),
+).to_dict()
+
 STAGE = th.PropertiesList(
     _id(),
     th.Property("name", th.StringType),

@@ -83,7 +83,8 @@ class TapSell(Tap):
             "start_date",
             th.DateTimeType,
             title="Start date",
-            description="Ignore contacts, leads and deals last updated before this moment",
+            description="Ignore contacts, leads and deals last updated, and lead conversions"
+            " made, before this moment",
         ),
         th.Property(
             "requests_per_second",

@@ -76,8 +76,12 @@ def tap_runner():
 
 @pytest.fixture(scope="session")
 def sell50():
-    """A small account for the SDK's built-in suite (every stream has records)."""
+    """A small account for the SDK's built-in suite (every stream has records).
+
+    ``--seed`` makes no lead conversions, so two seeded leads are converted here.
+    """
     from sandbox_common.process import running_sandbox
+    from sell_sandbox.client import SellSandboxClient
 
     args = ["--seed", "50", "--rate-limit", "0", "--token", TOKEN]
     args += [
@@ -88,4 +92,7 @@ def sell50():
     ]
     args += ["--custom-field", "lead:Referrer:string"]
     with running_sandbox("sell-sandbox", args) as sandbox:
+        api = SellSandboxClient(sandbox.base_url, TOKEN)
+        for lead_id in api.all_ids("leads")[:2]:
+            api.convert_lead(lead_id, create_deal=True)
         yield sandbox
