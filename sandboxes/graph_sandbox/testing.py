@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
+import ssl
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -286,8 +287,9 @@ def graph_client(sandbox: SandboxProcess, credential: Any | None = None):
     from msgraph_core import GraphClientFactory  # noqa: PLC0415
 
     credential = credential or MsalCredential(msal_app(sandbox))
+    verify = ssl.create_default_context(cafile=sandbox.cafile) if sandbox.cafile else True
     http = GraphClientFactory.create_with_default_middleware(
-        client=httpx.AsyncClient(verify=sandbox.cafile or True, trust_env=False)
+        client=httpx.AsyncClient(verify=verify, trust_env=False)
     )
     auth = AzureIdentityAuthenticationProvider(credential, scopes=[GRAPH_SCOPE])
     adapter = GraphRequestAdapter(auth, client=http)
