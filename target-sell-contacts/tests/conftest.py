@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+import re
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from werkzeug import Request, Response
 
 #: A scripted answer: (status, body, headers), or "drop" to close the socket without answering.
 Answer = tuple[int, dict | None, dict[str, str]] | str
@@ -38,48 +41,24 @@ class Script:
             self.seen.append(seen)
             return self.answers.pop(0) if self.answers else self.default(seen)
 
+    def respond(self, request: Request) -> Response:
+        """pytest-httpserver's handler: the next scripted answer to whatever was asked."""
+        from werkzeug import Response  # late: see the scripted fixture
 
-def _handler(script: Script) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-        def _answer(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            body = json.loads(raw) if raw else None
-            answer = script.next(Seen(self.command, self.path, body, time.monotonic()))
-            if answer == "drop":
-                self.close_connection = True
-                self.connection.shutdown(2)
-                return
-            status, payload, headers = answer  # type: ignore[misc]
-            data = json.dumps(payload).encode() if payload is not None else b""
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            for key, value in headers.items():
-                self.send_header(key, value)
-            self.end_headers()
-            self.wfile.write(data)
-
-        do_GET = do_POST = do_PUT = _answer  # noqa: N815 - http.server names
-
-    return Handler
-
-
-@contextmanager
-def scripted_server(script: Script) -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(script))
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+        query = request.query_string.decode()
+        path = f"{request.path}?{query}" if query else request.path
+        body = json.loads(request.data) if request.data else None
+        answer = self.next(Seen(request.method, path, body, time.monotonic()))
+        if answer == "drop":
+            # Cut the TCP connection: the client gets no answer at all (werkzeug then fails to
+            # write the response below and treats that as a dropped connection).
+            request.environ["werkzeug.socket"].shutdown(socket.SHUT_RDWR)
+            return Response(status=500)
+        status, payload, headers = answer  # type: ignore[misc]
+        data = json.dumps(payload) if payload is not None else b""
+        return Response(
+            data, status=status, headers=headers, content_type="application/json; charset=utf-8"
+        )
 
 
 def error(status: int, code: str, details: str, field_name: str | None = None) -> Answer:
@@ -99,18 +78,24 @@ def error(status: int, code: str, details: str, field_name: str | None = None) -
 
 @pytest.fixture
 def scripted() -> Iterator[Callable[..., tuple[Script, str]]]:
-    """Start scripted servers: ``script, url = scripted(answer, ...)``."""
-    stack = ExitStack()
+    """A pytest-httpserver server per test: ``script, url = scripted(answer, ...)``.
 
-    def start(*answers: Answer, default: Callable[[Seen], Answer] | None = None):
-        script = Script(answers=list(answers))
-        if default is not None:
-            script.default = default
-        url = stack.enter_context(scripted_server(script))
-        return script, url
+    Threaded, so the pacing test's concurrent requests reach it as they are sent. Imported here
+    so a venv set up before pytest-httpserver was added fails only the tests that use it.
+    """
+    from pytest_httpserver import HTTPServer
 
-    with stack:
+    with HTTPServer(threaded=True) as server:
+
+        def start(*answers: Answer, default: Callable[[Seen], Answer] | None = None):
+            script = Script(answers=list(answers))
+            if default is not None:
+                script.default = default
+            server.expect_request(re.compile("^/")).respond_with_handler(script.respond)
+            return script, server.url_for("/").rstrip("/")
+
         yield start
+        server.check_handler_errors()
 
 
 @pytest.fixture
