@@ -14,7 +14,6 @@ import pytest
 import sqlalchemy as sa
 from contact_mapping import from_sell_contact, to_sell_contact_payload
 from contact_mapping.ledger import (
-    SCHEMA_VERSION,
     Adopted,
     Intent,
     Ledger,
@@ -22,7 +21,10 @@ from contact_mapping.ledger import (
     Snapshot,
     StaleLinkError,
     UnknownLinkError,
+    intents,
+    migrate,
 )
+from contact_mapping.ledger.testing import enqueue_overwritten, recent_runs, should_retry
 from contact_mapping.testing_db import PG_URL, postgres_unreachable
 
 
@@ -62,7 +64,7 @@ VALUES = {"last_name": "Lee", "email": "ann@x.com"}
 
 def test_links_snapshots_and_batched_reads(open_ledger: Callable[..., Ledger]) -> None:
     ledger = open_ledger()
-    assert ledger.schema_version == SCHEMA_VERSION
+    assert ledger.schema_revision == migrate.head()
     snap = Snapshot(
         base=VALUES,
         exchange_values=VALUES,
@@ -163,21 +165,21 @@ def test_tenant_scoping(open_ledger: Callable[..., Ledger]) -> None:
     run = acme.start_run("target-sell-contacts")
     with pytest.raises(LookupError):
         globex.finish_run(run, {"created": 1})
-    assert globex.runs() == []
+    assert recent_runs(globex) == []
 
 
 def test_rejections_retry_when_the_record_changes(open_ledger: Callable[..., Ledger]) -> None:
     ledger = open_ledger()
     ledger.record_rejection("sell", "AAMk1", "fp1", "422 last_name: blank")
-    assert not ledger.should_retry("sell", "AAMk1", "fp1")
-    assert ledger.should_retry("sell", "AAMk1", "fp2")
+    assert not should_retry(ledger, "sell", "AAMk1", "fp1")
+    assert should_retry(ledger, "sell", "AAMk1", "fp2")
     ledger.record_rejection("sell", "AAMk1", "fp2", "422 email: invalid")
     found = ledger.rejections_for("sell", ["AAMk1", "other"])
     assert list(found) == ["AAMk1"]
     assert (found["AAMk1"].fingerprint, found["AAMk1"].attempts) == ("fp2", 2)
     assert found["AAMk1"].reason == "422 email: invalid"
     ledger.clear_rejection("sell", "AAMk1")
-    assert ledger.should_retry("sell", "AAMk1", "fp2")
+    assert should_retry(ledger, "sell", "AAMk1", "fp2")
 
 
 def test_organizations_and_runs(open_ledger: Callable[..., Ledger]) -> None:
@@ -188,7 +190,7 @@ def test_organizations_and_runs(open_ledger: Callable[..., Ledger]) -> None:
     assert ledger.organization_names([8]) == {8: "Globex"}
     run = ledger.start_run("target-exchange")
     ledger.finish_run(run, {"contacts": {"created": 2}})
-    (row,) = ledger.runs("target-exchange")
+    (row,) = recent_runs(ledger, "target-exchange")
     assert row.counts == {"contacts": {"created": 2}}
     assert row.finished_at is not None
 
@@ -264,7 +266,7 @@ def test_crash_at_any_point_never_creates_a_second_record(
             raise CrashError
 
         with monkeypatch.context() as patch:
-            patch.setattr(Ledger, "_delete_intent", boom)
+            patch.setattr(intents, "delete", boom)
             with pytest.raises(CrashError):
                 sync_create(ledger, sell, "AAMk1", None)
         assert ledger.links_for_exchange_ids(["AAMk1"]) == {}
@@ -305,87 +307,6 @@ def test_intents_are_idempotent_and_per_direction(open_ledger: Callable[..., Led
     assert adopted.link is not None
     assert adopted.link.snapshot.exchange_change_key == "ck9"
     assert adopted.link.snapshot.sell_values == VALUES
-
-
-# -- schema upgrade ------------------------------------------------------------------------------
-V1_DDL = [
-    "CREATE TABLE meta (key VARCHAR(64) PRIMARY KEY, value VARCHAR(255) NOT NULL)",
-    """CREATE TABLE links (id {pk}, tenant VARCHAR(200) NOT NULL,
-        exchange_id VARCHAR(1024) NOT NULL, sell_kind VARCHAR(16) NOT NULL,
-        sell_id BIGINT NOT NULL, status VARCHAR(16) NOT NULL DEFAULT 'active',
-        retired_reason TEXT, retired_at VARCHAR(40), created_at VARCHAR(40) NOT NULL,
-        updated_at VARCHAR(40) NOT NULL, version INTEGER NOT NULL DEFAULT 1, base {json},
-        exchange_values {json}, exchange_fingerprint VARCHAR(64), exchange_modified VARCHAR(40),
-        exchange_change_key VARCHAR(1024), sell_values {json}, sell_fingerprint VARCHAR(64),
-        sell_updated_at VARCHAR(40))""",
-    """CREATE UNIQUE INDEX uq_links_active_exchange ON links (tenant, exchange_id)
-        WHERE status = 'active'""",
-    """CREATE TABLE intents (id {pk}, tenant VARCHAR(200) NOT NULL,
-        direction VARCHAR(32) NOT NULL, source_id VARCHAR(1024) NOT NULL,
-        idempotency_key VARCHAR(64) NOT NULL UNIQUE, payload_fingerprint VARCHAR(64) NOT NULL,
-        source_values {json}, source_modified VARCHAR(40), source_change_key VARCHAR(1024),
-        started_at VARCHAR(40) NOT NULL, UNIQUE (tenant, direction, source_id))""",
-    """CREATE TABLE runs (id {pk}, tenant VARCHAR(200) NOT NULL, target VARCHAR(100) NOT NULL,
-        started_at VARCHAR(40) NOT NULL, finished_at VARCHAR(40), counts {json})""",
-    "INSERT INTO meta (key, value) VALUES ('schema_version', '1')",
-    """INSERT INTO links (tenant, exchange_id, sell_kind, sell_id, status, created_at,
-        updated_at, version, base) VALUES ('acme', 'AAMk-old', 'contact', 42, 'active',
-        '2023-01-01T00:00:00+00:00', '2023-01-01T00:00:00+00:00', 3, '{{"title": "CTO"}}')""",
-]
-
-
-def test_upgrade_from_v1(db: dict[str, Any]) -> None:
-    engine = sa.create_engine(db["url"])
-    pg = engine.dialect.name == "postgresql"
-    kinds = (
-        {"pk": "BIGSERIAL PRIMARY KEY", "json": "JSON"}
-        if pg
-        else {
-            "pk": "INTEGER PRIMARY KEY AUTOINCREMENT",
-            "json": "JSON",
-        }
-    )
-    with engine.begin() as conn:
-        if pg:
-            conn.exec_driver_sql(f'CREATE SCHEMA "{db["schema"]}"')
-            conn.exec_driver_sql(f'SET search_path TO "{db["schema"]}"')
-        for statement in V1_DDL:
-            conn.exec_driver_sql(statement.format(**kinds))
-    engine.dispose()
-    with Ledger(db["url"], "acme", schema=db.get("schema")) as ledger:
-        assert (ledger.upgraded_from, ledger.schema_version) == (1, SCHEMA_VERSION)
-        old = ledger.links_for_exchange_ids(["AAMk-old"])["AAMk-old"]
-        assert (old.sell_id, old.version, old.snapshot.base) == (42, 3, {"title": "CTO"})
-        assert old.snapshot.categories is None
-        ledger.update_link(old.id, lambda cur: cur.snapshot.evolve(categories=("Sell Person",)))
-        ledger.record_rejection("sell", "AAMk-old", "fp", "x")
-        ledger.remember_organizations({1: "Acme"})
-    with Ledger(db["url"], "acme", schema=db.get("schema")) as reopened:
-        assert reopened.upgraded_from == SCHEMA_VERSION  # nothing left to do
-        link = reopened.links_for_exchange_ids(["AAMk-old"])["AAMk-old"]
-        assert link.snapshot.categories == ("Sell Person",)
-        # v4 columns: empty after the upgrade, then kept like any other snapshot field
-        assert link.snapshot.exchange_superseded_key is None
-        assert link.snapshot.sell_superseded_values is None
-        reopened.update_link(
-            link.id,
-            lambda cur: cur.snapshot.evolve(
-                exchange_superseded_key="CQAAAB-ck0", sell_superseded_values={"title": "VP"}
-            ),
-        )
-        again = reopened.links_for_exchange_ids(["AAMk-old"])["AAMk-old"].snapshot
-        assert (again.exchange_superseded_key, again.sell_superseded_values) == (
-            "CQAAAB-ck0",
-            {"title": "VP"},
-        )
-
-
-def test_newer_schema_is_refused(open_ledger: Callable[..., Ledger], db: dict[str, Any]) -> None:
-    ledger = open_ledger()
-    with ledger.engine.begin() as conn:
-        conn.execute(sa.text("UPDATE meta SET value = '99' WHERE key = 'schema_version'"))
-    with pytest.raises(RuntimeError, match="newer"):
-        Ledger(db["url"], "acme", schema=db.get("schema"))
 
 
 # -- two processes at once -----------------------------------------------------------------------
@@ -451,7 +372,7 @@ def test_overwritten_queue_enqueued_with_the_merge_and_delivered_once(
         8,
         overwritten=[OverwrittenValue("lead", 8, "email", "a@b.org", "exchange", None)],
     )
-    other.enqueue_overwritten([OverwrittenValue("contact", 7, "title", "X", "exchange")])
+    enqueue_overwritten(other, [OverwrittenValue("contact", 7, "title", "X", "exchange")])
 
     pending = ledger.pending_overwritten()
     assert [(p.sell_ref, p.field, p.value) for p in pending] == [
@@ -508,24 +429,6 @@ def test_begin_intents_batch_is_one_commit_and_keeps_pending_ones(
         "contact:2",
     ]
     assert ledger.begin_intents("sell_to_exchange", []) == {}
-
-
-def test_upgrade_from_v2_adds_the_overwritten_queue(
-    open_ledger: Callable[..., Ledger], db: dict[str, Any]
-) -> None:
-    from contact_mapping.ledger import OverwrittenValue
-
-    ledger = open_ledger()
-    ledger.create_link("AAMk-1", "contact", 7)
-    with ledger.engine.begin() as conn:  # make it a v2 database
-        conn.execute(sa.text("DROP TABLE overwritten_values"))
-        conn.execute(sa.text("UPDATE meta SET value = '2' WHERE key = 'schema_version'"))
-    ledger.close()
-    with Ledger(db["url"], "acme", schema=db.get("schema")) as upgraded:
-        assert (upgraded.upgraded_from, upgraded.schema_version) == (2, SCHEMA_VERSION)
-        assert upgraded.links_for_sell_ids("contact", [7])[7].exchange_id == "AAMk-1"
-        upgraded.enqueue_overwritten([OverwrittenValue("contact", 7, "title", "CTO", "exchange")])
-        assert [p.value for p in upgraded.pending_overwritten()] == ["CTO"]
 
 
 def test_complete_intents_batch_links_and_skips_taken_records(

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from contact_mapping.ledger import Ledger, OverwrittenValue
+from contact_mapping.ledger.testing import enqueue_overwritten
 from exchange_mailbox.ews.connection import connect, disconnect
 from sandbox_common.process import running_sandbox
 
@@ -131,13 +132,14 @@ def test_exchange_value_that_lost_in_target_exchange_is_kept_in_sell(
             assert kept["kept_in"] == (FIELD if with_field else "note")
 
             # Delivered again (as after a crash before the ledger's mark): no second line.
-            ledger.enqueue_overwritten(
+            enqueue_overwritten(
+                ledger,
                 [
                     OverwrittenValue(
                         "contact", person["id"], queued.field, queued.value, queued.origin,
                         queued.origin_time, queued.exchange_id,
                     )
-                ]
+                ],
             )  # fmt: skip
             tenant.sandbox.reset()
             third = tenant.run(exchange_input("exchange-3.singer"))
@@ -158,8 +160,8 @@ def test_values_of_a_sell_record_that_is_gone_are_marked_delivered(tenant, make_
     tenant.api.delete("contacts", person["id"])
     ledger = Ledger(tenant.config["ledger_url"], tenant.config["tenant"])
     try:
-        ledger.enqueue_overwritten(
-            [OverwrittenValue("contact", person["id"], "title", "X", "sell")]
+        enqueue_overwritten(
+            ledger, [OverwrittenValue("contact", person["id"], "title", "X", "sell")]
         )
         again = tenant.run([])
         assert ledger.pending_overwritten() == []

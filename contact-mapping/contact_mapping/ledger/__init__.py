@@ -1,4 +1,6 @@
-"""The sync ledger (``contact_mapping.ledger``): see ``store.Ledger`` and the package README."""
+"""The sync ledger (``contact_mapping.ledger``): the facade ``Ledger`` and the records it hands
+out. ``store`` is the facade; each table's SQL has a module of its own; ``migrate`` and
+``migrations/`` keep the schema (Alembic); ``testing`` holds what only tests call."""
 
 from contact_mapping.ledger.models import (
     DIRECTIONS,
@@ -12,17 +14,16 @@ from contact_mapping.ledger.models import (
     OverwrittenValue,
     Rejection,
     Run,
+    SchemaTooNewError,
     Snapshot,
     StaleLinkError,
     UnknownLinkError,
 )
-from contact_mapping.ledger.schema import SCHEMA_VERSION
 from contact_mapping.ledger.store import DEFAULT_LEDGER_URL, Ledger
 
 __all__ = [
     "DEFAULT_LEDGER_URL",
     "DIRECTIONS",
-    "SCHEMA_VERSION",
     "Adopted",
     "Intent",
     "IntentOutcome",
@@ -34,6 +35,7 @@ __all__ = [
     "OverwrittenValue",
     "Rejection",
     "Run",
+    "SchemaTooNewError",
     "Snapshot",
     "StaleLinkError",
     "UnknownLinkError",

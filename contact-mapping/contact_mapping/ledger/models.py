@@ -210,3 +210,7 @@ class StaleLinkError(LedgerError):
 
 class UnknownLinkError(LedgerError):
     """No such link for this tenant."""
+
+
+class SchemaTooNewError(LedgerError, RuntimeError):
+    """The database was upgraded by a newer contact-mapping than this one; upgrade this one."""

@@ -1,21 +1,20 @@
-"""Ledger tables (SQLAlchemy Core) and the schema upgrade steps.
+"""Ledger tables (SQLAlchemy Core), as the queries see them at the newest revision.
 
-Every table except ``meta`` carries ``tenant`` and every query filters on it. Times are ISO-8601
-UTC strings so SQLite and PostgreSQL store and compare them the same way.
+The Alembic revisions in ``migrations/versions`` create and change the database; these tables
+must equal what they build (``test_migrations_build_the_schema_the_queries_use`` compares
+them). Every table except ``meta`` carries ``tenant`` and every query filters on it. Times are
+ISO-8601 UTC strings so SQLite and PostgreSQL store and compare them the same way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import sqlalchemy as sa
-
-SCHEMA_VERSION = 4
 
 metadata = sa.MetaData()
 _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite autoincrements INTEGER only
 _TS = sa.String(40)
 
+# Before Alembic, the schema version; still written so that older code can tell (migrate.py).
 meta = sa.Table(
     "meta",
     metadata,
@@ -142,74 +141,3 @@ sa.Index(
     overwritten_values.c.status,
     overwritten_values.c.id,
 )
-
-
-def _column_names(conn: sa.Connection, table: str) -> set[str]:
-    return {c["name"] for c in sa.inspect(conn).get_columns(table)}
-
-
-def _upgrade_to_2(conn: sa.Connection) -> None:
-    """v2: rejections and organisations tables, categories last written per link."""
-    for table in (rejections, organizations):
-        table.create(conn, checkfirst=True)
-    if "categories" not in _column_names(conn, "links"):
-        json_type = sa.JSON().compile(dialect=conn.dialect)
-        conn.exec_driver_sql(f"ALTER TABLE links ADD COLUMN categories {json_type}")
-
-
-def _upgrade_to_3(conn: sa.Connection) -> None:
-    """v3: queue of values that lost a conflict in Sell→Exchange, to be kept in Sell (S5.2)."""
-    overwritten_values.create(conn, checkfirst=True)
-
-
-def _upgrade_to_4(conn: sa.Connection) -> None:
-    """v4: per link, the version our last write replaced on each side (late replays, S7.2)."""
-    have = _column_names(conn, "links")
-    json_type = sa.JSON().compile(dialect=conn.dialect)
-    if "exchange_superseded_key" not in have:
-        conn.exec_driver_sql("ALTER TABLE links ADD COLUMN exchange_superseded_key VARCHAR(1024)")
-    if "sell_superseded_values" not in have:
-        conn.exec_driver_sql(f"ALTER TABLE links ADD COLUMN sell_superseded_values {json_type}")
-
-
-#: version reached → step that gets there from the version before it.
-UPGRADES: dict[int, Callable[[sa.Connection], None]] = {
-    2: _upgrade_to_2,
-    3: _upgrade_to_3,
-    4: _upgrade_to_4,
-}
-
-
-def read_version(conn: sa.Connection) -> int | None:
-    """Schema version of the database, or None for an empty one."""
-    if not sa.inspect(conn).has_table("meta"):
-        return None
-    row = conn.execute(sa.select(meta.c.value).where(meta.c.key == "schema_version")).first()
-    return int(row[0]) if row else None
-
-
-def _write_version(conn: sa.Connection, version: int) -> None:
-    updated = conn.execute(
-        meta.update().where(meta.c.key == "schema_version").values(value=str(version))
-    )
-    if updated.rowcount == 0:
-        conn.execute(meta.insert().values(key="schema_version", value=str(version)))
-
-
-def ensure_schema(conn: sa.Connection) -> tuple[int | None, int]:
-    """Create or upgrade in the caller's transaction; returns (version found, version now)."""
-    found = read_version(conn)
-    if found is None:
-        metadata.create_all(conn)
-        _write_version(conn, SCHEMA_VERSION)
-        return None, SCHEMA_VERSION
-    if found > SCHEMA_VERSION:
-        msg = (
-            f"ledger schema version {found} is newer than this contact-mapping "
-            f"(knows up to {SCHEMA_VERSION}); upgrade contact-mapping"
-        )
-        raise RuntimeError(msg)
-    for version in range(found + 1, SCHEMA_VERSION + 1):
-        UPGRADES[version](conn)
-        _write_version(conn, version)
-    return found, SCHEMA_VERSION
