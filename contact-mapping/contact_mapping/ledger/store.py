@@ -253,9 +253,8 @@ class Ledger:
     ) -> Link:
         """:meth:`complete_intents` for one create; LinkConflictError if a record was taken
         (the intent is deleted all the same, as the batch form does)."""
-        link = self.complete_intents([(intent, exchange_id, sell_kind, sell_id, snapshot)])[
-            intent.id
-        ]
+        done = self.complete_intents([(intent, exchange_id, sell_kind, sell_id, snapshot)])
+        link = done[intent.id]
         if link is None:
             msg = f"Exchange item {exchange_id!r} or Sell {sell_kind}:{sell_id} is linked already"
             raise LinkConflictError(msg)
