@@ -287,3 +287,31 @@ def test_translate_exchange_ids_only_for_delegated_tokens(sandbox, graph, ews):
     )
     assert same.status_code == 200
     assert same.json()["id"] == target
+
+
+def test_bad_requests_get_clear_errors_in_the_envelope(sandbox, graph):
+    session, headers, base = graph
+    cases = [
+        ("POST", f"{base}/contacts", b"{not json", 400),
+        ("POST", f"{base}/contacts", b"[1, 2]", 400),
+        ("GET", f"{base}/contacts?$top=many", None, 400),
+        ("GET", f"{base}/contacts?$orderby=displayName", None, 400),
+        ("GET", f"{base}/contacts?$filter=givenName eq 'Ada'", None, 400),
+        ("GET", f"{base}/calendars", None, 400),
+        ("PUT", f"{base}/contacts", b"{}", 405),
+        ("DELETE", f"{base}/outlook/masterCategories/00000000-0000-0000-0000-000000000000", None,
+         404),
+    ]  # fmt: skip
+    for method, url, data, status in cases:
+        resp = session.request(
+            method,
+            url,
+            data=data,
+            headers={**headers, "Content-Type": "application/json"},
+            timeout=10,
+        )
+        assert resp.status_code == status, (method, url, resp.text)
+        error = resp.json()["error"]
+        assert error["code"]
+        assert error["message"]
+        assert error["innerError"]["request-id"] == resp.headers["request-id"]
