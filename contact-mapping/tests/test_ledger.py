@@ -97,6 +97,7 @@ def test_links_snapshots_and_batched_reads(open_ledger: Callable[..., Ledger]) -
     assert ledger.links_for_sell_ids("lead", [100]) == {}
 
 
+@pytest.mark.spec("S4.2", "S6")
 def test_links_are_one_to_one_and_retired_links_free_the_records(
     open_ledger: Callable[..., Ledger],
 ) -> None:
@@ -116,6 +117,7 @@ def test_links_are_one_to_one_and_retired_links_free_the_records(
     assert ledger.links_for_exchange_ids(["AAMk1"], include_retired=True)["AAMk1"].id == again.id
 
 
+@pytest.mark.spec("S4.3")
 def test_s4_3_merged_duplicates_continue_with_the_survivor(
     open_ledger: Callable[..., Ledger],
 ) -> None:
@@ -140,6 +142,7 @@ def test_optimistic_and_locked_snapshot_updates(open_ledger: Callable[..., Ledge
     assert bumped.snapshot.categories == ("X",)
 
 
+@pytest.mark.spec("S11", "S15.3")
 def test_tenant_scoping(open_ledger: Callable[..., Ledger]) -> None:
     acme, globex = open_ledger("acme"), open_ledger("globex")
     link = acme.create_link("AAMk1", "contact", 1, Snapshot(base=VALUES))
@@ -168,6 +171,7 @@ def test_tenant_scoping(open_ledger: Callable[..., Ledger]) -> None:
     assert recent_runs(globex) == []
 
 
+@pytest.mark.spec("S10.1")
 def test_rejections_retry_when_the_record_changes(open_ledger: Callable[..., Ledger]) -> None:
     ledger = open_ledger()
     ledger.record_rejection("sell", "AAMk1", "fp1", "422 last_name: blank")
@@ -250,6 +254,7 @@ def sync_create(ledger: Ledger, sell: FakeSell, exchange_id: str, crash_at: str 
         raise CrashError
 
 
+@pytest.mark.spec("S7.2")
 @pytest.mark.parametrize("crash_at", ["after_intent", "after_create", "in_link_tx", "after_link"])
 @pytest.mark.parametrize("marker_field", ["exchange_id", None])
 def test_crash_at_any_point_never_creates_a_second_record(
@@ -354,6 +359,7 @@ def test_two_concurrent_writer_processes_lose_no_update(
 
 
 # -- S5.2 queue: values Sell beat in Sell→Exchange, kept in Sell by the other target --------------
+@pytest.mark.spec("S5.2")
 def test_overwritten_queue_enqueued_with_the_merge_and_delivered_once(
     open_ledger: Callable[..., Ledger],
 ) -> None:
@@ -395,6 +401,7 @@ def test_overwritten_queue_enqueued_with_the_merge_and_delivered_once(
     assert [p.value for p in other.pending_overwritten()] == ["X"]
 
 
+@pytest.mark.spec("S5.2")
 def test_overwritten_values_roll_back_with_a_failed_snapshot_write(
     open_ledger: Callable[..., Ledger],
 ) -> None:
