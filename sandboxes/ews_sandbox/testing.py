@@ -104,6 +104,18 @@ def endpoint(sandbox: SandboxProcess) -> str:
     return f"{sandbox.base_url}/EWS/Exchange.asmx"
 
 
+def exchange_settings(sandbox: SandboxProcess, mailbox: str, password: str) -> dict[str, str]:
+    """The connection settings both Exchange plugins take for one mailbox of this sandbox."""
+    return {
+        "service_endpoint": endpoint(sandbox),
+        "primary_smtp_address": mailbox,
+        "username": mailbox,
+        "password": password,
+        "auth_type": "basic",
+        "server_version": ".".join(map(str, BUILD)),
+    }
+
+
 def account(
     sandbox: SandboxProcess,
     address: str = "demo@example.com",

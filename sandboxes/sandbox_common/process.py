@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
-def _script(name: str) -> str:
+def console_script(name: str) -> str:
     """Prefer the console script next to the running interpreter (the project's .venv)."""
     beside = Path(sys.executable).with_name(name)
     if beside.exists():
@@ -73,7 +73,7 @@ def start_sandbox(
 ) -> SandboxProcess:
     """Start ``command`` (``sell-sandbox``, ``ews-sandbox``, ``exchange-sandbox``) on a free port
     and wait for ready; ``cafile`` is the CA of ``--tls`` or the ``--tls-cert`` given."""
-    argv = [_script(command), "--host", host, "--port", "0", *args]
+    argv = [console_script(command), "--host", host, "--port", "0", *args]
     proc = subprocess.Popen(
         argv, stdout=subprocess.PIPE, stderr=None, bufsize=0, env={**os.environ}
     )

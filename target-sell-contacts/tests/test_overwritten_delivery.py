@@ -13,20 +13,19 @@ import subprocess
 import sys
 from pathlib import Path
 
+import exchangelib
 import pytest
 from contact_mapping.ledger import Ledger, OverwrittenValue
 from contact_mapping.ledger.testing import enqueue_overwritten
-from exchange_mailbox.ews.connection import connect, disconnect
+from ews_sandbox.testing import account, exchange_settings
+from exchangelib.indexed_properties import EmailAddress
 from sandbox_common.process import running_sandbox
-
-from tests.conftest import PASSWORD
-from tests.reliability.end_state import exchange_config
-from tests.reliability.plugins import capture, tap_config
-from tests.reliability.seeding import create_exchange
+from sandbox_common.tap_output import capture_tap
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("overwritten")]
 
 MAILBOX = "kept@overwritten.example"
+PASSWORD = "overwritten-mailbox-password"  # sandbox credentials made up for the test
 TOKEN = "ov" + "w" * 62
 FIELD = "Overwritten values"
 
@@ -43,14 +42,28 @@ def _run_target_exchange(config: dict, singer: Path, workdir: Path) -> dict:
     return json.loads(Path(config["report_path"]).read_text())
 
 
-def _set_exchange_title(ews, item_id: str, title: str) -> None:
-    account = connect(exchange_config(ews, MAILBOX))
+def _create_exchange_contact(ews) -> str:
+    """Kim Kept, a Clients contact of the mailbox, saved the way Outlook's user would."""
+    mailbox = account(ews, MAILBOX, PASSWORD)
+    kim = exchangelib.Contact(
+        account=mailbox, folder=mailbox.contacts, given_name="Kim", surname="Kept",
+        display_name="Kim Kept", job_title="Engineer", categories=["Clients"],
+        email_addresses=[EmailAddress(label="EmailAddress1", email="kim@kept.example")],
+    )  # fmt: skip
     try:
-        item = next(iter(account.fetch(ids=[(item_id, None)])))
+        kim.save()
+        return kim.id
+    finally:
+        exchangelib.close_connections()  # the sandbox ends with the test; so do its sessions
+
+
+def _set_exchange_title(ews, item_id: str, title: str) -> None:
+    try:
+        item = next(iter(account(ews, MAILBOX, PASSWORD).fetch(ids=[(item_id, None)])))
         item.job_title = title
         item.save(update_fields=["job_title"])
     finally:
-        disconnect(account)
+        exchangelib.close_connections()
 
 
 def _kept_text(api, sell_id: int, with_field: bool) -> str:
@@ -75,25 +88,24 @@ def test_exchange_value_that_lost_in_target_exchange_is_kept_in_sell(
         extra = {"overwritten_values_field": FIELD} if with_field else {}
         tenant = tenant_factory(sell, TOKEN, tmp_path, **extra)
         ex_config = {
-            **exchange_config(ews, MAILBOX),
+            **exchange_settings(ews, MAILBOX, PASSWORD),
             "ledger_url": tenant.config["ledger_url"],
             "tenant": tenant.config["tenant"],
             "report_path": str(tmp_path / "target-exchange.report.json"),
         }
-        [item_id] = create_exchange(
-            ews,
-            MAILBOX,
-            [{"given_name": "Kim", "surname": "Kept", "email": "kim@kept.example",
-              "job_title": "Engineer", "categories": ["Clients"]}],
-        )  # fmt: skip
+        item_id = _create_exchange_contact(ews)
+        exchange_tap = {
+            **exchange_settings(ews, MAILBOX, PASSWORD),
+            "categories": ["Clients", "Partners"],
+        }
+        sell_tap = {"api_url": sell.base_url, "api_token": TOKEN, "requests_per_second": 0}
 
         def exchange_input(name: str) -> str:
-            config = tap_config("tap-exchange-contacts", sell, ews, TOKEN, MAILBOX)
-            return capture("tap-exchange-contacts", config, tmp_path / name).read_text()
+            out = tmp_path / name
+            return capture_tap("tap-exchange-contacts", exchange_tap, out, {"contacts"}).read_text()
 
         def sell_input(name: str) -> Path:
-            config = tap_config("tap-sell", sell, ews, TOKEN, MAILBOX)
-            return capture("tap-sell", config, tmp_path / name)
+            return capture_tap("tap-sell", sell_tap, tmp_path / name, {"contacts", "leads"})
 
         first = tenant.run(exchange_input("exchange-1.singer"))
         assert first.count("created") == 1

@@ -18,6 +18,7 @@ import exchangelib
 from contact_mapping.canonical import MAPPED_FIELDS, Canonical, field_key
 from contact_mapping.exchange_map import from_exchange
 from contact_mapping.sell_map import from_sell_contact, from_sell_lead
+from ews_sandbox.testing import exchange_settings
 from exchange_mailbox.ews import link_property
 from exchange_mailbox.ews.connection import connect, disconnect
 from exchange_mailbox.ews.folders import private_contact_folders
@@ -120,14 +121,7 @@ class EndState:
 
 def exchange_config(ews: Any, mailbox: str) -> dict[str, Any]:
     """Connection settings of both Exchange plugins for one sandbox mailbox."""
-    return {
-        "service_endpoint": f"{ews.base_url}/EWS/Exchange.asmx",
-        "primary_smtp_address": mailbox,
-        "username": mailbox,
-        "password": PASSWORD,
-        "auth_type": "basic",
-        "server_version": "15.1.2507.6",
-    }
+    return exchange_settings(ews, mailbox, PASSWORD)
 
 
 def exchange_contacts(ews: Any, mailbox: str) -> list[dict[str, Any]]:

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sandbox_common.tap_output import capture_tap
+
 from tests.reliability.end_state import exchange_config
 
 BIN = Path(sys.executable).parent
@@ -68,35 +70,7 @@ def _env(workdir: Path) -> dict[str, str]:
 
 def capture(plugin: str, config: dict[str, Any], out: Path, timeout: float = 300) -> Path:
     """Run the tap once (catalog: only the streams the sync uses) and keep its Singer output."""
-    workdir = out.parent
-    cfg = workdir / f"{plugin}.config.json"
-    cfg.write_text(json.dumps(config))
-    exe = str(BIN / plugin)
-    discovered = subprocess.run(
-        [exe, "--config", str(cfg), "--discover"],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=True,
-        env=_env(workdir),
-    )
-    catalog = json.loads(discovered.stdout)
-    for stream in catalog["streams"]:
-        for entry in stream["metadata"]:
-            if entry["breadcrumb"] == []:
-                entry["metadata"]["selected"] = stream["tap_stream_id"] in STREAMS[plugin]
-    catalog_path = workdir / f"{plugin}.catalog.json"
-    catalog_path.write_text(json.dumps(catalog))
-    with out.open("w") as sink, (workdir / f"{plugin}.stderr.log").open("w") as log:
-        subprocess.run(
-            [exe, "--config", str(cfg), "--catalog", str(catalog_path)],
-            stdout=sink,
-            stderr=log,
-            timeout=timeout,
-            check=True,
-            env=_env(workdir),
-        )
-    return out
+    return capture_tap(plugin, config, out, STREAMS[plugin], timeout)
 
 
 @dataclass
