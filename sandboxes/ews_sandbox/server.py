@@ -15,7 +15,15 @@ from lxml import etree
 from sandbox_common import add_sandbox_routes
 from sandbox_common.serve import latency_middleware
 
-from ews_sandbox import ops_config, ops_convert_id, ops_folders, ops_items, ops_sync, soap
+from ews_sandbox import (
+    ops_autodiscover,
+    ops_config,
+    ops_convert_id,
+    ops_folders,
+    ops_items,
+    ops_sync,
+    soap,
+)
 from ews_sandbox.context import Context
 from ews_sandbox.errors import SoapFaultError
 from ews_sandbox.ntlm import NtlmRejectedError
@@ -120,21 +128,17 @@ def _check_header(header: etree._Element | None, *, impersonating: bool = False)
         )
 
 
-async def handle_soap(request: web.Request) -> web.StreamResponse:
-    state: SandboxState = request.app[STATE_KEY]
-    raw = await request.read()
-    try:
-        envelope = etree.fromstring(raw, PARSER)
-        body = envelope.find(f"{{{SOAP_NS}}}Body")
-        operation_el = elements(body)[0] if body is not None and elements(body) else None
-    except etree.XMLSyntaxError:
-        envelope = operation_el = None
-    if operation_el is None:
-        state.stats.record("(invalid)", write=False)
-        err = SoapFaultError("ErrorSchemaValidation", "The request failed schema validation.")
-        return _soap_response(state, "Fault", soap.fault(err), 500)
-    operation = local(operation_el)
-    write = operation in WRITE_OPERATIONS
+def _caller(
+    request: web.Request,
+    state: SandboxState,
+    operation: str,
+    *,
+    write: bool,
+    envelope: etree._Element | None = None,
+) -> tuple[Mailbox, bool] | web.Response:
+    """The mailbox the request authenticates as and whether an app token impersonates it there
+    (only EWS requests, given with their ``envelope``, may), or the answer to send instead: the
+    401 (NTLM challenge included) or the Fault of a refused app token."""
     header = request.headers.get("Authorization")
     scheme, _, credentials = (header or "").partition(" ")
     mailbox: Mailbox | None = None
@@ -150,7 +154,8 @@ async def handle_soap(request: web.Request) -> web.StreamResponse:
         mailbox = answer
     elif header:
         mailbox = authenticate(state, header)
-        if mailbox is None and scheme.lower() == "bearer" and state.app_bearer is not None:
+        app_token = scheme.lower() == "bearer" and state.app_bearer is not None
+        if mailbox is None and app_token and envelope is not None:
             try:  # an app-only token acts on the mailbox its ExchangeImpersonation header names
                 mailbox = state.app_bearer(credentials.strip(), envelope)
             except SoapFaultError as err:
@@ -162,6 +167,46 @@ async def handle_soap(request: web.Request) -> web.StreamResponse:
     if mailbox is None:
         state.stats.record(operation, write=write)
         return _unauthorized(state, bearer=scheme.lower() == "bearer")
+    return mailbox, impersonating
+
+
+async def handle_autodiscover(request: web.Request) -> web.StreamResponse:
+    """SOAP Autodiscover GetUserSettings (``ops_autodiscover``), behind the same auth as EWS."""
+    state: SandboxState = request.app[STATE_KEY]
+    raw = await request.read()
+    operation = "GetUserSettings"
+    caller = _caller(request, state, operation, write=False)
+    if isinstance(caller, web.Response):
+        return caller
+    state.stats.record(operation, write=False, tenant=caller[0].address)
+    try:
+        payload = ops_autodiscover.get_user_settings(state, raw, request.host)
+    except ops_autodiscover.AutodiscoverRequestError as err:
+        payload = ops_autodiscover.request_error(str(err))
+    # Not recorded for --record-responses: that checks EWS answers against the EWS schema, and
+    # ../shared/ews-schema/ has no Autodiscover schema.
+    return web.Response(body=payload, content_type="text/xml", charset="utf-8")
+
+
+async def handle_soap(request: web.Request) -> web.StreamResponse:
+    state: SandboxState = request.app[STATE_KEY]
+    raw = await request.read()
+    try:
+        envelope = etree.fromstring(raw, PARSER)
+        body = envelope.find(f"{{{SOAP_NS}}}Body")
+        operation_el = elements(body)[0] if body is not None and elements(body) else None
+    except etree.XMLSyntaxError:
+        envelope = operation_el = None
+    if operation_el is None:
+        state.stats.record("(invalid)", write=False)
+        err = SoapFaultError("ErrorSchemaValidation", "The request failed schema validation.")
+        return _soap_response(state, "Fault", soap.fault(err), 500)
+    operation = local(operation_el)
+    write = operation in WRITE_OPERATIONS
+    caller = _caller(request, state, operation, write=write, envelope=envelope)
+    if isinstance(caller, web.Response):
+        return caller
+    mailbox, impersonating = caller
     state.stats.record(operation, write=write, tenant=mailbox.address)
 
     fault = state.faults.draw()
@@ -224,4 +269,6 @@ def build_app(state: SandboxState, *, latency_ms: float = 0.0) -> web.Applicatio
     add_sandbox_routes(app, state.stats)
     app.router.add_post(ENDPOINT, handle_soap)
     app.router.add_post(ENDPOINT.lower(), handle_soap)
+    app.router.add_post(ops_autodiscover.PATH, handle_autodiscover)
+    app.router.add_post("/Autodiscover/Autodiscover.svc", handle_autodiscover)
     return app

@@ -13,9 +13,10 @@ import os
 import sys
 
 from ews_sandbox import cli as ews_cli
+from ews_sandbox.ops_autodiscover import autodiscover_hosts
 from ews_sandbox.state import SandboxState
 from sandbox_common import serve
-from sandbox_common.tls import make_tls_files
+from sandbox_common.tls import HOSTS, make_tls_files
 
 from graph_sandbox.call import GraphState
 from graph_sandbox.ews_bearer import app_bearer
@@ -171,7 +172,8 @@ def main(argv: list[str] | None = None) -> None:
     ews.app_bearer = app_bearer(graph.identity, ews.mailboxes)
     app = build_app(ews, graph, latency_ms=args.latency_ms)
     if args.tls:
-        files = make_tls_files()
+        # Also the names autodiscover tries for each mailbox domain (ops_autodiscover).
+        files = make_tls_files(hosts=(*HOSTS, *autodiscover_hosts(ews.mailboxes)))
         args.tls_cert, args.tls_key = str(files.cert), str(files.key)
         print(f"ca {files.ca}", flush=True)
     serve(app, args)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import shutil
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,13 +26,13 @@ class TlsFiles:
     key: Path  # server private key
 
 
-def make_tls_files(directory: Path | None = None) -> TlsFiles:
-    """Write a new CA and a certificate for HOSTS signed by it; a temp dir unless given one."""
+def make_tls_files(directory: Path | None = None, hosts: Iterable[str] = HOSTS) -> TlsFiles:
+    """Write a new CA and a certificate for ``hosts`` signed by it; a temp dir unless given one."""
     if directory is None:
         directory = Path(tempfile.mkdtemp(prefix="sandbox-tls-"))
         atexit.register(shutil.rmtree, directory, ignore_errors=True)
     ca = trustme.CA(organization_name="exchange-sandbox test CA")
-    leaf = ca.issue_cert(*HOSTS)
+    leaf = ca.issue_cert(*dict.fromkeys(hosts))
     files = TlsFiles(directory / "ca.pem", directory / "cert.pem", directory / "key.pem")
     ca.cert_pem.write_to_path(str(files.ca))
     with files.cert.open("wb") as out:
