@@ -41,6 +41,23 @@ STRINGS: dict[str, str] = {
 # yomiCompanyName is kept where EWS does not show it.
 TITLE_KEY = ExtKey(None, None, None, 0x3A45, "String")
 YOMI_COMPANY = "graph:yomiCompanyName"
+# MAPI properties Graph v1.0 shows only as extended properties while EWS has an element for them:
+# both name one stored value. PidTagBusinessFaxNumber (MS-OXPROPS 0x3A24, PT_UNICODE) is EWS's
+# BusinessFax phone; Graph's contact has no fax property.
+FAX_KEY = ExtKey(None, None, None, 0x3A24, "String")
+ELEMENT_KEYS: dict[ExtKey, tuple[str, str]] = {FAX_KEY: ("PhoneNumbers", "BusinessFax")}
+
+
+def extended_values(item: Item) -> dict[ExtKey, Any]:
+    """The item's extended properties as Graph sees them: its own, plus the element-backed ones."""
+    values = dict(item.ext)
+    for key, (dictionary, entry) in ELEMENT_KEYS.items():
+        value = (item.props.get(dictionary) or {}).get(entry)
+        if value:
+            values[key] = value
+    return values
+
+
 EMAIL_NAMES = "graph:emailAddressNames"  # EWS keeps only the address of each EmailAddressN
 # Graph collection -> (EWS dictionary, its keys in slot order).
 SLOTS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -377,6 +394,9 @@ def parse_contact_body(
                         sorted(unknown)[0], "microsoft.graph.singleValueLegacyExtendedProperty"
                     )
                 key = parse_ext(entry["id"])
+                if key in ELEMENT_KEYS:
+                    changes.set_entry(*ELEMENT_KEYS[key], _string(entry.get("value")))
+                    continue
                 changes.ext[key] = _string(entry.get("value"))
                 changes.changed.add(f"ext:{key}")
         elif name in ("multiValueExtendedProperties", "extensions", "photo"):

@@ -20,6 +20,7 @@ from graph_sandbox.contact_json import (
     ALL_PROPERTIES,
     ORDER,
     SELECT_ONLY,
+    extended_values,
     parse_contact_body,
     property_value,
 )
@@ -51,10 +52,11 @@ def render_contact(
         else:
             value[name] = property_value(item, name, folder_id=folder_id)
     if expand_ext is not None:
+        ext = extended_values(item)
         value["singleValueExtendedProperties"] = [
-            {"id": format_property_id(key), "value": item.ext[key]}
+            {"id": format_property_id(key), "value": ext[key]}
             for key in expand_ext
-            if key in item.ext and not isinstance(item.ext[key], list)
+            if key in ext and not isinstance(ext[key], list)
         ]
     return value
 
@@ -90,7 +92,7 @@ def list_contacts(call: GraphCall) -> Answer:
     options = _options(call)
     items = contacts_in(folder)
     if options.filter is not None:
-        items = [i for i in items if options.filter.matches(emails_of(i), i.ext)]
+        items = [i for i in items if options.filter.matches(emails_of(i), extended_values(i))]
     top = min(options.top if options.top is not None else DEFAULT_PAGE, MAX_PAGE)
     page = items[options.skip : options.skip + top]
     values = [render_contact(call, i, options.select, options.expand_ext) for i in page]

@@ -293,6 +293,46 @@ def test_link_property_is_one_mapi_named_property_over_both(sandbox, ews):
     assert resp.json()["value"] == []
 
 
+@pytest.mark.spec("S13.1")
+def test_business_fax_is_the_mapi_property_graph_reads_as_an_extended_property(sandbox, ews):
+    """Graph v1.0 has no fax; PidTagBusinessFaxNumber (0x3A24) is EWS's BusinessFax."""
+    marker = uuid.uuid4().hex[:8]
+    Contact(
+        folder=ews.contacts,
+        display_name=f"Fax Ews-{marker}",
+        given_name="Fax",
+        surname=f"Ews-{marker}",
+        phone_numbers=[PhoneNumber(label="BusinessFax", phone_number=f"+1 555 {marker}")],
+    ).save()
+    session, token = http_session(sandbox), app_token(sandbox)
+    headers = {"Authorization": f"Bearer {token}"}
+    base = f"{sandbox.base_url}/v1.0/users/{USER}/contacts"
+    fax_id = "String 0x3a24"
+    found = session.get(
+        base,
+        params={
+            "$filter": f"singleValueExtendedProperties/Any(ep: ep/id eq '{fax_id}' and "
+            f"ep/value eq '+1 555 {marker}')",
+            "$expand": f"singleValueExtendedProperties($filter=id eq '{fax_id}')",
+        },
+        headers=headers,
+        timeout=10,
+    ).json()["value"]
+    assert [c["surname"] for c in found] == [f"Ews-{marker}"]
+    assert found[0]["singleValueExtendedProperties"] == [
+        {"id": fax_id, "value": f"+1 555 {marker}"}
+    ]
+    patched = session.patch(
+        f"{base}/{found[0]['id']}",
+        json={"singleValueExtendedProperties": [{"id": fax_id, "value": "+1 999"}]},
+        headers=headers,
+        timeout=10,
+    )
+    assert patched.status_code == 200
+    item = ews.contacts.get(surname=f"Ews-{marker}")
+    assert {p.label: p.phone_number for p in item.phone_numbers} == {"BusinessFax": "+1 999"}
+
+
 def test_malformed_ids_and_properties(sandbox, ews):
     token = app_token(sandbox)
     headers = {"Authorization": f"Bearer {token}"}
