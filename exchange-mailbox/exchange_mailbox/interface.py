@@ -1,8 +1,8 @@
-"""The mailbox as both Exchange plugins use it, whatever the protocol (EWS now, Graph next).
+"""The mailbox as both Exchange plugins use it, whatever the protocol (EWS or Microsoft Graph).
 
 One small interface so a tap, a target and the sync engine's destination adapter are written once
-(SPEC §1, S13). ``ews.EwsMailbox`` implements it over exchangelib; a Microsoft Graph
-implementation (requests + msal) is to implement the same methods:
+(SPEC §1, S13). ``ews.EwsMailbox`` implements it over exchangelib, ``graph.GraphMailbox`` over
+Microsoft Graph (requests + msal); ``connect.open_mailbox`` picks one by setting ``protocol``:
 
 | concept | EWS | Graph |
 |---|---|---|
@@ -13,13 +13,16 @@ implementation (requests + msal) is to implement the same methods:
 | the link property (``SELL_LINK``) | extended property | ``singleValueExtendedProperties`` |
 
 Items on the write side (``Item``) are the implementation's own objects (an exchangelib
-``Contact`` over EWS); records read are plain ``contacts`` records (``ews.records`` schema). No
-sync rules live here: what to write, and what an outcome means for the ledger, is the caller's.
+``Contact`` over EWS, a ``graph.contact_json.GraphContact`` over Graph): callers make, change and
+read them only through the item methods (``new_item``, ``apply_fields``, ``item_record``, the
+categories and link getters and setters), so a caller never imports either protocol's client.
+Records read are plain ``contacts`` records (``ews.records`` schema), the same over both. No sync
+rules live here: what to write, and what an outcome means for the ledger, is the caller's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterator, Sequence
+from collections.abc import Collection, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -27,7 +30,7 @@ OutcomeKind = Literal["ok", "not_found", "conflict", "rejected", "uncertain", "b
 """What happened to one item of a batched write (see ``ews.writer`` for each kind's meaning)."""
 
 Item = Any
-"""An item as the implementation holds it (exchangelib ``Contact`` for EWS)."""
+"""An item as the implementation holds it (exchangelib ``Contact``; Graph ``GraphContact``)."""
 
 
 @dataclass(frozen=True)
@@ -138,8 +141,18 @@ class MasterCategoryList(Protocol):
 class Mailbox(Protocol):
     """One user's own mailbox (never another's, never public folders: S1.1, S11)."""
 
-    def private_folders(self) -> list[ContactFolder]:
-        """Contacts first, then the user-created folders below it, parents before children."""
+    protocol: str
+    """``"ews"`` or ``"graph"``: callers key what they keep (sync states) by it (S13.2)."""
+
+    def check(self, *, write: bool = False) -> None:
+        """Prove the settings work before any record is read or written (S10.3): connect and,
+        where the protocol tells, hold the permissions the run needs (``write``: to change
+        contacts and the master category list). Raises ``ExchangeSetupError``."""
+        ...
+
+    def private_folders(self, *, known: Collection[str] = ()) -> list[ContactFolder]:
+        """Contacts first, then the user-created folders below it, parents before children.
+        ``known``: folder ids the caller saw last time, a hint that may save requests."""
         ...
 
     def folder_changes(
@@ -165,6 +178,35 @@ class Mailbox(Protocol):
 
     def save_master_categories(self, categories: MasterCategoryList, *, exists: bool) -> None:
         """Store an edited list (``exists``: it was loaded, not made new)."""
+        ...
+
+    # -- items: made, changed and read only through these ----------------------------------
+    def new_item(self, folder: Any = None) -> Item:
+        """A new contact for ``create`` in ``folder`` (a ``ContactFolder.folder``)."""
+        ...
+
+    def apply_fields(self, item: Item, fields: Mapping[str, Any]) -> list[str]:
+        """Set ``fields`` (as ``contact_mapping.exchange_map.to_exchange_fields`` names them:
+        exchangelib attribute names, indexed properties by EWS label; labels not named keep
+        their values, S5.4) on ``item``; returns the field names for ``update``."""
+        ...
+
+    def item_record(self, item: Item) -> dict[str, Any]:
+        """The item as a ``contacts`` record (id, change_key, folder_id, fields, sell_link)."""
+        ...
+
+    def item_categories(self, item: Item) -> list[str]: ...
+
+    def set_item_categories(self, item: Item, names: Sequence[str]) -> str:
+        """Returns the field name for ``update``."""
+        ...
+
+    def item_link(self, item: Item) -> str | None:
+        """The Sell link (``SELL_LINK``) the item carries."""
+        ...
+
+    def set_item_link(self, item: Item, value: str | None) -> str:
+        """Returns the field name for ``update``."""
         ...
 
     def fetch(self, item_ids: Sequence[str]) -> dict[str, Item | Exception]:

@@ -20,6 +20,9 @@ from singer_sdk import typing as th
 from .errors import ExchangeSetupError
 
 AUTH_TYPES = ("basic", "ntlm", "oauth2")
+PROTOCOLS = ("ews", "graph")
+DEFAULT_GRAPH_URL = "https://graph.microsoft.com"
+DEFAULT_AUTHORITY_URL = "https://login.microsoftonline.com"
 SECRET_SETTINGS = ("password", "client_secret", "access_token")
 _BUILD_RE = re.compile(r"^\d+(\.\d+){1,3}$")
 DEFAULT_RETRY_MAX_WAIT = 300.0
@@ -95,13 +98,33 @@ def connection_settings() -> th.PropertiesList:
             "ca_bundle", th.StringType, description="Path to a PEM CA bundle for a private CA."
         ),
         th.Property(
+            "protocol",
+            th.StringType,
+            allowed_values=list(PROTOCOLS),
+            description="ews or graph (Microsoft Graph, for Exchange Online). Default: graph when "
+            "auth_type is oauth2 and neither service_endpoint nor server is set, else ews.",
+        ),
+        th.Property(
+            "graph_url",
+            th.StringType,
+            default=DEFAULT_GRAPH_URL,
+            description="Microsoft Graph root URL (a national cloud's, or a stand-in's).",
+        ),
+        th.Property(
+            "authority_url",
+            th.StringType,
+            default=DEFAULT_AUTHORITY_URL,
+            description="Microsoft identity platform URL; tokens come from "
+            "<authority_url>/<tenant_id>.",
+        ),
+        th.Property(
             "retry_max_wait",
             th.NumberType,
             default=DEFAULT_RETRY_MAX_WAIT,
             description=(
                 "Longest total back-off (seconds) while Exchange stays busy (ErrorServerBusy, "
-                "transient errors); after it the run fails without emitting STATE past "
-                "unfinished work."
+                "Graph 429/503, transient errors); after it the run fails without emitting STATE "
+                "past unfinished work."
             ),
         ),
     )
@@ -141,12 +164,26 @@ class ExchangeSettings:
     verify_ssl: bool
     ca_bundle: str | None
     retry_max_wait: float = DEFAULT_RETRY_MAX_WAIT
+    protocol: str = "ews"
+    graph_url: str = DEFAULT_GRAPH_URL
+    authority_url: str = DEFAULT_AUTHORITY_URL
 
     def __repr__(self) -> str:
+        where = self.graph_url if self.protocol == "graph" else self.service_endpoint
         return (
-            f"ExchangeSettings(mailbox={self.primary_smtp_address!r}, auth={self.auth_type!r}, "
-            f"endpoint={self.service_endpoint!r}, autodiscover={self.autodiscover})"
+            f"ExchangeSettings(mailbox={self.primary_smtp_address!r}, protocol={self.protocol!r}, "
+            f"auth={self.auth_type!r}, endpoint={where!r}, autodiscover={self.autodiscover})"
         )
+
+    @property
+    def verify(self) -> bool | str:
+        """What requests' ``verify`` takes: the CA bundle, or whether to verify at all."""
+        return self.ca_bundle or self.verify_ssl
+
+    @property
+    def client_credentials(self) -> bool:
+        """Tokens come from the client-credentials grant (msal), not a ready access_token."""
+        return self.auth_type == "oauth2" and self.access_token is None
 
     @property
     def endpoint_host(self) -> str | None:
@@ -202,6 +239,28 @@ class ExchangeSettings:
 
         endpoint, server = get("service_endpoint"), get("server")
         autodiscover_setting = config.get("autodiscover")
+        protocol = str(get("protocol") or "").lower() or (
+            "graph" if auth_type == "oauth2" and endpoint is None and server is None else "ews"
+        )
+        if protocol not in PROTOCOLS:
+            raise fail("protocol", f"must be one of {', '.join(PROTOCOLS)}.")
+        graph_url = _service_url(get("graph_url") or DEFAULT_GRAPH_URL, "graph_url", fail)
+        authority_url = _service_url(
+            get("authority_url") or DEFAULT_AUTHORITY_URL, "authority_url", fail, https_only=True
+        )
+        if protocol == "graph":
+            if auth_type != "oauth2":
+                raise fail(
+                    "auth_type",
+                    "must be 'oauth2' with protocol 'graph': Microsoft Graph takes app-only "
+                    "tokens (client_id, client_secret, tenant_id) or a ready access_token.",
+                )
+            for name in ("service_endpoint", "server", "autodiscover", "server_version"):
+                if config.get(name) not in (None, "", False):
+                    raise fail(
+                        name,
+                        "is an EWS setting; remove it with protocol 'graph' (use graph_url).",
+                    )
         if endpoint is not None and server is not None:
             raise fail("server", "give either service_endpoint or server, not both.")
         if autodiscover_setting and (endpoint is not None or server is not None):
@@ -223,6 +282,8 @@ class ExchangeSettings:
                     "service_endpoint",
                     "uses plain http; OAuth2 tokens are only sent over https (or to localhost).",
                 )
+            autodiscover = False
+        elif protocol == "graph":
             autodiscover = False
         elif autodiscover_setting is False:
             raise fail(
@@ -271,4 +332,20 @@ class ExchangeSettings:
             verify_ssl=verify_ssl,
             ca_bundle=ca_bundle,
             retry_max_wait=retry_max_wait,
+            protocol=protocol,
+            graph_url=graph_url,
+            authority_url=authority_url,
         )
+
+
+def _service_url(value: Any, setting: str, fail: Any, *, https_only: bool = False) -> str:
+    """A root URL without credentials, query or trailing slash; http only to a loopback host
+    (tokens never travel in clear), https only for the authority (msal refuses anything else)."""
+    parts = urlsplit(str(value).strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise fail(setting, "must be an https URL such as https://graph.microsoft.com.")
+    if parts.username or parts.password or parts.query or parts.fragment:
+        raise fail(setting, "must be a plain URL without credentials, query or fragment.")
+    if parts.scheme == "http" and (https_only or not is_loopback(parts.hostname)):
+        raise fail(setting, "must use https (tokens are never sent over plain http).")
+    return str(value).strip().rstrip("/")

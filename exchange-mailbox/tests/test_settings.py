@@ -33,6 +33,9 @@ def test_schema_fragment_lists_spec_settings_and_flags_secrets() -> None:
         "server_version",
         "verify_ssl",
         "ca_bundle",
+        "protocol",
+        "graph_url",
+        "authority_url",
         "retry_max_wait",
     ]
     secret = {name for name, p in props.items() if p.get("secret")}
@@ -146,3 +149,69 @@ def test_bad_settings_name_the_setting_and_hide_secrets(config: dict, setting: s
 def test_oauth2_over_plain_http_is_allowed_for_loopback_only() -> None:
     cfg = {**OAUTH, "access_token": "t", "service_endpoint": "http://127.0.0.1:8080/EWS/x.asmx"}
     assert ExchangeSettings.from_config(cfg).endpoint_host == "127.0.0.1"
+
+
+APP = {
+    "primary_smtp_address": "ada@example.com",
+    "auth_type": "oauth2",
+    "client_id": "c",
+    "client_secret": SECRETS["client_secret"],
+    "tenant_id": "t",
+}
+
+
+@pytest.mark.spec("S13.1")
+def test_protocol_defaults_to_graph_for_oauth2_without_an_ews_endpoint() -> None:
+    graph = ExchangeSettings.from_config(APP)
+    assert graph.protocol == "graph"
+    assert graph.graph_url == "https://graph.microsoft.com"
+    assert graph.authority_url == "https://login.microsoftonline.com"
+    assert not graph.autodiscover
+    ews = ExchangeSettings.from_config({**APP, "server": "mail.example.com"})
+    assert ews.protocol == "ews"
+    assert ExchangeSettings.from_config(BASE).protocol == "ews"
+    explicit = ExchangeSettings.from_config({**APP, "protocol": "ews", "autodiscover": True})
+    assert explicit.protocol == "ews"
+    assert SECRETS["client_secret"] not in repr(graph)
+    assert "graph" in repr(graph)
+
+
+@pytest.mark.spec("S10.3")
+@pytest.mark.parametrize(
+    ("extra", "setting"),
+    [
+        ({"protocol": "smtp"}, "protocol"),
+        (
+            {
+                "protocol": "graph",
+                "auth_type": "basic",
+                "password": "pw",
+                "client_id": None,
+                "client_secret": None,
+                "tenant_id": None,
+            },
+            "auth_type",
+        ),
+        (
+            {"protocol": "graph", "service_endpoint": "https://x/EWS/Exchange.asmx"},
+            "service_endpoint",
+        ),
+        ({"protocol": "graph", "server_version": "15.1.2507.6"}, "server_version"),
+        ({"graph_url": "http://graph.example.com"}, "graph_url"),
+        ({"graph_url": "https://user:pw@graph.example.com"}, "graph_url"),
+        ({"graph_url": "graph.microsoft.com"}, "graph_url"),
+        ({"authority_url": "http://127.0.0.1:9"}, "authority_url"),
+    ],
+)
+def test_bad_graph_settings_name_the_setting(extra: dict, setting: str) -> None:
+    with pytest.raises(ExchangeSetupError) as caught:
+        ExchangeSettings.from_config({**APP, **extra})
+    assert caught.value.setting == setting
+    assert f"'{setting}'" in str(caught.value)
+
+
+def test_graph_urls_lose_their_trailing_slash_and_loopback_http_is_allowed() -> None:
+    s = ExchangeSettings.from_config(
+        {**APP, "graph_url": "http://127.0.0.1:8080/", "authority_url": "https://login.example/"}
+    )
+    assert (s.graph_url, s.authority_url) == ("http://127.0.0.1:8080", "https://login.example")

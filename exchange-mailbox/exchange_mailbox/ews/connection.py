@@ -35,7 +35,6 @@ from exchangelib import (
     Configuration,
     Credentials,
     OAuth2AuthorizationCodeCredentials,
-    OAuth2Credentials,
     Version,
 )
 from exchangelib.account import Identity
@@ -53,9 +52,11 @@ from exchangelib.errors import (
 from exchangelib.protocol import Protocol
 from oauthlib.oauth2 import OAuth2Error, OAuth2Token
 
+from ..app_tokens import AppTokens
 from ..errors import ExchangeSetupError
 from ..settings import ExchangeSettings, is_loopback
 from . import transport
+from .msal_credentials import MsalCredentials
 from .retry_policy import SyncRetryPolicy
 
 log = logging.getLogger(__name__)
@@ -96,11 +97,10 @@ def _credentials(settings: ExchangeSettings):
         token = OAuth2Token({"access_token": settings.access_token, "token_type": "Bearer"})
         return OAuth2AuthorizationCodeCredentials(access_token=token)
     # App-only tokens need the mailbox named in the request (Exchange Online rejects them
-    # otherwise); it is the configured mailbox itself, never another one.
-    return OAuth2Credentials(
-        client_id=settings.client_id,
-        client_secret=settings.client_secret,
-        tenant_id=settings.tenant_id,
+    # otherwise); it is the configured mailbox itself, never another one. The token comes
+    # from msal, as for Graph (msal_credentials).
+    return MsalCredentials(
+        AppTokens(settings),
         identity=Identity(primary_smtp_address=settings.primary_smtp_address),
     )
 

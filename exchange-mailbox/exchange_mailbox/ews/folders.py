@@ -10,40 +10,25 @@ the plain class and are dropped by name. None of their items is ever requested.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from exchangelib import DEEP, Account
 from exchangelib.folders import Contacts, SingleFolderQuerySet
 
+from ..folder_scope import SYSTEM_FOLDER_NAMES, is_private_folder_name
 from ..interface import ContactFolder
 
+__all__ = ["SYSTEM_FOLDER_NAMES", "is_private_contact_folder", "private_contact_folders"]
+
 CONTACT_FOLDER_CLASS = "IPF.Contact"
-SYSTEM_FOLDER_NAMES = frozenset(
-    name.casefold()
-    for name in (
-        "Recipient Cache",
-        "GAL Contacts",
-        "Organizational Contacts",
-        "Quick Contacts",
-        "IM Contact List",
-        "Companies",
-        "PeopleCentricConversation Buddies",
-        "ExternalContacts",
-    )
-)
-_GUID_NAME_RE = re.compile(r"^\{?[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}\}?$")
 
 
 def is_private_contact_folder(folder: Any) -> bool:
     """A user-created contact folder: plain ``IPF.Contact`` class, not a system or hidden one."""
-    name = (folder.name or "").strip()
     return (
         type(folder) is Contacts
         and folder.folder_class == CONTACT_FOLDER_CLASS
-        and bool(name)
-        and name.casefold() not in SYSTEM_FOLDER_NAMES
-        and not _GUID_NAME_RE.match(name)
+        and is_private_folder_name(folder.name)
     )
 
 

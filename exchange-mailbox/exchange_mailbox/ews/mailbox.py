@@ -6,14 +6,14 @@ instance, and hands batched reads and writes to ``contact_reader`` and ``writer`
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Collection, Hashable, Mapping, Sequence
 from typing import Any
 
-from exchangelib import Account
+from exchangelib import Account, Contact
 
 from ..interface import Category, ContactFolder, ContactScope, Item, Outcome
 from ..settings import ExchangeSettings
-from . import connection, contact_search, master_categories
+from . import connection, contact_fields, contact_search, link_property, master_categories, records
 from .category_list import CategoryList
 from .contact_reader import FolderSync
 from .folders import private_contact_folders
@@ -22,6 +22,8 @@ from .writer import EwsWriter
 
 class EwsMailbox:
     """One user's own mailbox over EWS (exchangelib, DELEGATE access)."""
+
+    protocol = "ews"
 
     def __init__(self, settings: ExchangeSettings | Mapping[str, Any]) -> None:
         self.settings = (
@@ -46,8 +48,12 @@ class EwsMailbox:
             self._writer = EwsWriter(self.account)
         return self._writer
 
+    def check(self, *, write: bool = False) -> None:
+        """Connect and probe (``GetFolder root``); EWS tells permissions only when refused."""
+        _ = self.account
+
     # -- folders and reads -------------------------------------------------------------------
-    def private_folders(self) -> list[ContactFolder]:
+    def private_folders(self, *, known: Collection[str] = ()) -> list[ContactFolder]:
         if self._folders is None:
             self._folders = private_contact_folders(self.account)
         return self._folders
@@ -72,6 +78,32 @@ class EwsMailbox:
 
     def save_master_categories(self, categories: CategoryList, *, exists: bool) -> None:
         master_categories.save(self.account, categories, exists=exists)
+
+    # -- items -------------------------------------------------------------------------------
+    def new_item(self, folder: Any = None) -> Contact:
+        return Contact(account=self.account, folder=folder)
+
+    def apply_fields(self, item: Contact, fields: Mapping[str, Any]) -> list[str]:
+        return contact_fields.apply_fields(item, fields)
+
+    def item_record(self, item: Contact) -> dict[str, Any]:
+        folder = getattr(item, "parent_folder_id", None)
+        folder_id = folder.id if folder is not None else ""
+        return records.contact_to_record(item, folder_id=folder_id, folder_path="")
+
+    def item_categories(self, item: Contact) -> list[str]:
+        return list(item.categories or ())
+
+    def set_item_categories(self, item: Contact, names: Sequence[str]) -> str:
+        item.categories = list(names) or None
+        return "categories"
+
+    def item_link(self, item: Contact) -> str | None:
+        return getattr(item, link_property.FIELD_NAME, None)
+
+    def set_item_link(self, item: Contact, value: str | None) -> str:
+        setattr(item, link_property.FIELD_NAME, value)
+        return link_property.FIELD_NAME
 
     # -- batched item reads and writes -------------------------------------------------------
     def fetch(self, item_ids: Sequence[str]) -> dict[str, Item | Exception]:

@@ -7,7 +7,7 @@ attachments or the other ~100 properties exchangelib would request by default.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 import lxml.html
@@ -15,11 +15,21 @@ from exchangelib import Contact, HTMLBody
 from exchangelib.indexed_properties import PhoneNumber, PhysicalAddress
 from singer_sdk import typing as th
 
+from ..contact_records import DELETED_AT, deletion_record, is_deletion
 from . import link_property
+
+__all__ = [
+    "DELETED_AT",
+    "FETCH_FIELDS",
+    "contact_schema",
+    "contact_to_record",
+    "deletion_record",
+    "is_deletion",
+    "iso",
+]
 
 PHONE_LABELS: tuple[str, ...] = tuple(PhoneNumber.LABEL_CHOICES)
 ADDRESS_LABELS: tuple[str, ...] = tuple(PhysicalAddress.LABEL_CHOICES)
-DELETED_AT = "_sdc_deleted_at"
 
 # record key → exchangelib field name, for the plain text fields.
 TEXT_FIELDS: dict[str, str] = {
@@ -162,12 +172,3 @@ def contact_to_record(contact: Contact, *, folder_id: str, folder_path: str) -> 
     record["last_modified_time"] = iso(contact.last_modified_time)
     record["sell_link"] = _text(getattr(contact, link_property.FIELD_NAME, None))
     return record
-
-
-def deletion_record(item_id: str, *, folder_id: str, deleted_at: dt.datetime) -> dict[str, Any]:
-    """What the tap emits for a contact deleted (or moved away) since the last run."""
-    return {"id": item_id, "folder_id": folder_id, DELETED_AT: iso(deleted_at)}
-
-
-def is_deletion(record: Mapping[str, Any]) -> bool:
-    return record.get(DELETED_AT) is not None
