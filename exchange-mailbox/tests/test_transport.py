@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import base64
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
-from exchange_mailbox.ews.transport import CONTENT_CHUNK, EndpointAdapter, WholeChunkResponse
+from exchange_mailbox.ews.transport import (
+    CONTENT_CHUNK,
+    EndpointAdapter,
+    WholeChunkResponse,
+    ntlm_authenticate_leg,
+    operation_of,
+)
 
 BODY = b"<x>" + b"a" * 100_000 + b"</x>"
 
@@ -53,3 +60,29 @@ def test_a_streamed_answer_keeps_the_default_chunk(url: str) -> None:
     first = next(response.iter_content())
     assert first == b"<"
     response.close()
+
+
+SOAP_READ = (
+    '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>'
+    '<m:GetItem xmlns:m="urn:m"/></s:Body></s:Envelope>'
+)
+
+
+def test_operation_is_read_from_str_or_bytes_bodies_only() -> None:
+    assert operation_of(SOAP_READ) == "GetItem"
+    assert operation_of(SOAP_READ.encode()) == "GetItem"
+    # A streamed or empty body is never taken for a read (so never retried by this layer).
+    assert operation_of(iter([SOAP_READ.encode()])) is None
+    assert operation_of(b"") is None
+    assert operation_of(None) is None
+
+
+def test_ntlm_type_3_is_recognised_in_str_and_bytes_headers() -> None:
+    token = base64.b64encode(b"NTLMSSP\x00\x03\x00\x00\x00" + b"\x00" * 20).decode()
+    for header in (f"NTLM {token}", f"NTLM {token}".encode(), f"Negotiate {token}"):
+        request = requests.Request("POST", "http://127.0.0.1/", headers={"Authorization": header})
+        assert ntlm_authenticate_leg(request.prepare()), header
+    type_1 = base64.b64encode(b"NTLMSSP\x00\x01\x00\x00\x00").decode()
+    for header in (f"NTLM {type_1}", "Basic dXNlcjpwdw==", ""):
+        request = requests.Request("POST", "http://127.0.0.1/", headers={"Authorization": header})
+        assert not ntlm_authenticate_leg(request.prepare()), header

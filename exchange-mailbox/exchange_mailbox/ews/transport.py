@@ -23,6 +23,8 @@ import base64
 import binascii
 import re
 import threading
+from collections.abc import Iterator
+from typing import Any
 
 import requests.adapters
 import requests.exceptions
@@ -58,18 +60,22 @@ HANDSHAKE_RESTARTS = 3  # per request, like the three read retries
 CONTENT_CHUNK = 64 * 1024
 
 
-def operation_of(body: bytes | str | None) -> str | None:
-    """The EWS operation a SOAP request names (first element of ``s:Body``)."""
-    if not body:
-        return None
+def operation_of(body: object) -> str | None:
+    """The EWS operation a SOAP request names (first element of ``s:Body``); None for a body
+    that is not a SOAP document in memory (empty, or a stream)."""
     data = body.encode("utf-8") if isinstance(body, str) else body
+    if not data or not isinstance(data, bytes):
+        return None
     match = _OPERATION_RE.search(data[:4096])
     return match.group(1).decode("ascii") if match else None
 
 
 def ntlm_authenticate_leg(request: requests.PreparedRequest) -> bool:
     """True when the request carries an NTLM type 3, valid only on its own connection."""
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    header = request.headers.get("Authorization", "")
+    if isinstance(header, bytes):  # requests accepts either; auth hooks set str
+        header = header.decode("latin-1")
+    scheme, _, token = header.partition(" ")
     if scheme.lower() not in ("ntlm", "negotiate"):  # requests_ntlm answers either with NTLM
         return False
     try:
@@ -84,10 +90,14 @@ class WholeChunkResponse(requests.Response):
     a quarter of a full read's time). An answer already read is handed over in ``CONTENT_CHUNK``
     pieces instead; a streamed one keeps requests' default."""
 
-    def iter_content(self, chunk_size: int | None = None, decode_unicode: bool = False):  # type: ignore[override]
+    def iter_content(
+        self, chunk_size: int | None = None, decode_unicode: bool = False
+    ) -> Iterator[Any]:
         if chunk_size is None:
             chunk_size = CONTENT_CHUNK if self._content_consumed else 1
-        return super().iter_content(chunk_size, decode_unicode)
+        if decode_unicode:
+            return super().iter_content(chunk_size, decode_unicode=True)
+        return super().iter_content(chunk_size)
 
 
 class EndpointAdapter(requests.adapters.HTTPAdapter):
@@ -96,12 +106,14 @@ class EndpointAdapter(requests.adapters.HTTPAdapter):
 
     _restarts = 0
 
-    def build_response(self, req, resp):  # type: ignore[override]
+    def build_response(self, req: requests.PreparedRequest, resp: Any) -> requests.Response:
         response = super().build_response(req, resp)
         response.__class__ = WholeChunkResponse
         return response
 
-    def send(self, request, *args, **kwargs):  # type: ignore[override]
+    def send(
+        self, request: requests.PreparedRequest, *args: Any, **kwargs: Any
+    ) -> requests.Response:
         # requests calls send(request, stream=, timeout=, verify=, cert=, proxies=) by keyword.
         kwargs["verify"] = policy_for(request.url or "", default=kwargs.get("verify", True))
         # One connection per adapter and one thread per session in exchangelib: safe to set.
