@@ -4,6 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 PACKAGES := exchange-mailbox contact-mapping sandboxes tap-sell tap-exchange-contacts target-sell-contacts target-exchange
+# Type-checked by `make lint` (settings: [tool.mypy] in pyproject.toml).
+TYPED := contact-mapping/contact_mapping exchange-mailbox
 STAMP := $(VENV)/.setup-stamp
 ORCH_VENV := orchestration/.venv
 ORCH_STAMP := $(ORCH_VENV)/.setup-stamp
@@ -42,6 +44,7 @@ $(STAMP): constraints.txt requirements-dev.txt $(addsuffix /pyproject.toml,$(PAC
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy $(TYPED)
 
 # Everything, offline: lint, unit tests, sandbox conformance, SDK suites, end-to-end meltano runs.
 test: $(STAMP) lint

@@ -80,11 +80,12 @@ class Canonical:
 
     def with_values(self, values: Values) -> Canonical:
         """A copy carrying ``values`` for the mapped fields it names."""
-        return replace(self, **{f: values[f] for f in MAPPED_FIELDS if f in values})
+        changes: dict[str, Any] = {f: values[f] for f in MAPPED_FIELDS if f in values}
+        return replace(self, **changes)
 
     def emails_for_matching(self) -> tuple[str, ...]:
-        found = [e for e in (self.email, *self.match_emails) if e]
-        return tuple(dict.fromkeys(normalize_email(e) for e in found if normalize_email(e)))
+        normalized = (normalize_email(e) for e in (self.email, *self.match_emails) if e)
+        return tuple(dict.fromkeys(e for e in normalized if e))
 
     def problems(self) -> list[str]:
         """Things worth reporting but not worth dropping data over (invalid e-mail syntax)."""

@@ -52,11 +52,8 @@ def from_exchange(record: Mapping[str, Any], default_region: str = DEFAULT_REGIO
     addresses = record.get("physical_addresses") or {}
     business = addresses.get(ADDRESS_LABEL) or {}
     is_org = is_exchange_organization(record)
-    emails = [
-        normalize_email(record.get(f"email_address_{i}"))
-        for i in (1, 2, 3)
-        if normalize_email(record.get(f"email_address_{i}"))
-    ]
+    normalized = (normalize_email(record.get(f"email_address_{i}")) for i in (1, 2, 3))
+    emails = [e for e in normalized if e]
     values: dict[str, Any] = {
         "first_name": normalize_text(record.get("given_name")),
         "last_name": normalize_text(record.get("surname")),

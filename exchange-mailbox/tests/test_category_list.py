@@ -51,11 +51,14 @@ def test_add_and_rename_keep_unknown_attributes_and_elements() -> None:
     root = etree.fromstring(cl.to_bytes())
     ns = {"c": "CategoryList.xsd"}
     red = root.find("c:category[@name='Red category']", ns)
+    assert red is not None
     assert red.get("unknownAttr") == "keep me"
     assert red.get("{urn:example:ext}sticky") == "yes"
     assert red.get("usageCount") == "4"
     assert root.get("futureFlag") == "x"
-    assert root.find("c:extension/c:nested", ns).text == "text"
+    nested = root.find("c:extension/c:nested", ns)
+    assert nested is not None
+    assert nested.text == "text"
     assert root.get("lastSavedTime") != "2026-05-20T08:32:33.4073227Z"
     assert [c.get("name") for c in root.findall("c:category", ns)] == [
         "Red category",
@@ -67,7 +70,9 @@ def test_add_and_rename_keep_unknown_attributes_and_elements() -> None:
     assert new.get("lastTimeUsed")  # MS-OXOCFG: MUST be set
     reparsed = CategoryList.parse(cl.to_bytes())
     assert reparsed.find("sell lead") is not None
-    assert reparsed.find_guid(stable_guid("Sell Lead")).get("name") == "Sell Lead"
+    found = reparsed.find_guid(stable_guid("Sell Lead"))
+    assert found is not None
+    assert found.get("name") == "Sell Lead"
 
 
 def test_add_refuses_duplicates_case_insensitively_and_bad_guids() -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 from exchange_mailbox.errors import ExchangeSetupError
 from exchange_mailbox.ews import connection
+from exchange_mailbox.ews.retry_policy import SyncRetryPolicy
 from exchangelib import DELEGATE
 from exchangelib.protocol import Protocol
 
@@ -155,7 +156,7 @@ def test_account_is_delegate_with_bounded_fault_tolerance_and_fresh_protocol() -
     first = connection.connect(config(url, retry_max_wait=30), probe=False)
     assert first.access_type == DELEGATE
     policy = first.protocol.retry_policy
-    assert isinstance(policy, connection.SyncRetryPolicy)
+    assert isinstance(policy, SyncRetryPolicy)
     assert policy.max_wait == 30
     assert not policy.fail_fast
     # exchangelib caches protocols by (endpoint, credentials): a new connect must not inherit

@@ -32,7 +32,7 @@ def check_direction(direction: str) -> None:
         raise ValueError(msg)
 
 
-def to_intent(m: Mapping[str, Any]) -> Intent:
+def to_intent(m: Mapping[str, Any] | sa.RowMapping) -> Intent:
     return Intent(
         id=m["id"],
         direction=m["direction"],
@@ -73,7 +73,7 @@ def begin(
         return {}
     out = pending(conn, tenant, direction, list(wanted))
     stamp = now()
-    rows = []
+    rows: list[dict[str, Any]] = []
     for source_id, req in wanted.items():
         if source_id in out:
             continue  # its create may have happened: resolve_intents settles it first

@@ -23,7 +23,7 @@ from contact_mapping.ledger.models import (
     UnknownLinkError,
 )
 from contact_mapping.ledger.schema import links as t
-from contact_mapping.ledger.sql import in_chunks, now
+from contact_mapping.ledger.sql import in_chunks, inserted_id, now
 from contact_mapping.normalize import iso_utc
 
 
@@ -50,7 +50,7 @@ def snapshot_columns(snapshot: Snapshot) -> dict[str, Any]:
     }
 
 
-def to_link(m: Mapping[str, Any]) -> Link:
+def to_link(m: Mapping[str, Any] | sa.RowMapping) -> Link:
     """A row (``row._mapping``, or the values just inserted) as a ``Link``."""
     snapshot = Snapshot(
         base=m["base"],
@@ -103,7 +103,7 @@ def insert(
     }
     try:
         with conn.begin_nested():
-            new_id = conn.execute(t.insert().values(**values)).inserted_primary_key[0]
+            new_id = inserted_id(conn.execute(t.insert().values(**values)))
     except IntegrityError as exc:
         msg = (
             f"an active link already exists for Exchange item {exchange_id!r} or "

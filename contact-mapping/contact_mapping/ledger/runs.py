@@ -9,12 +9,13 @@ import sqlalchemy as sa
 
 from contact_mapping.ledger.models import Run
 from contact_mapping.ledger.schema import runs as t
-from contact_mapping.ledger.sql import now
+from contact_mapping.ledger.sql import inserted_id, now
 
 
 def start(conn: sa.Connection, tenant: str, target: str) -> int:
-    result = conn.execute(t.insert().values(tenant=tenant, target=target, started_at=now()))
-    return int(result.inserted_primary_key[0])
+    return inserted_id(
+        conn.execute(t.insert().values(tenant=tenant, target=target, started_at=now()))
+    )
 
 
 def finish(conn: sa.Connection, tenant: str, run_id: int, counts: Mapping[str, Any]) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,7 +10,10 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 #: The databases the ledger runs on, with their upsert-capable ``INSERT`` constructs.
-INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+INSERTS: dict[str, Callable[[sa.Table], postgresql.Insert | sqlite.Insert]] = {
+    "postgresql": postgresql.insert,
+    "sqlite": sqlite.insert,
+}
 _CHUNK = 5_000  # bound on ids per IN (...) list; one query for any realistic batch
 
 
@@ -23,6 +26,15 @@ def in_chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
     """``values`` in slices short enough for one ``IN (...)`` list each."""
     for start in range(0, len(values), _CHUNK):
         yield values[start : start + _CHUNK]
+
+
+def inserted_id(result: sa.CursorResult[Any]) -> int:
+    """The id the database gave the one row an ``INSERT`` added."""
+    key = result.inserted_primary_key
+    if key is None:
+        msg = "the INSERT reported no primary key"
+        raise RuntimeError(msg)
+    return int(key[0])
 
 
 def upsert(

@@ -38,6 +38,7 @@ from exchangelib import (
     Version,
 )
 from exchangelib.account import Identity
+from exchangelib.credentials import BaseCredentials
 from exchangelib.errors import (
     AutoDiscoverError,
     CASError,
@@ -90,7 +91,7 @@ for _name in ("requests_oauthlib", "oauthlib", "spnego"):
 _AUTH_TYPES = {"basic": BASIC, "ntlm": NTLM, "oauth2": OAUTH2}
 
 
-def _credentials(settings: ExchangeSettings):
+def _credentials(settings: ExchangeSettings) -> BaseCredentials:
     if settings.auth_type != "oauth2":
         return Credentials(username=settings.username, password=settings.password)
     if settings.access_token:

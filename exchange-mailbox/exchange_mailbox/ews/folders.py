@@ -54,7 +54,7 @@ def private_contact_folders(account: Account) -> list[ContactFolder]:
         .only("name", "folder_class", "parent_folder_id", "total_count")
         if not isinstance(f, Exception)
     ]
-    by_parent: dict[str, list[Any]] = {}
+    by_parent: dict[str | None, list[Any]] = {}
     for f in found:
         parent = f.parent_folder_id.id if f.parent_folder_id else None
         by_parent.setdefault(parent, []).append(f)

@@ -32,7 +32,7 @@ class SyncRetryPolicy(FaultTolerance):
         self._spell_lock = threading.Lock()
 
     def __getstate__(self) -> dict[str, Any]:
-        state = super().__getstate__()
+        state: dict[str, Any] = super().__getstate__()
         del state["_spell_lock"]  # locks cannot be pickled (exchangelib pickles configs)
         return state
 

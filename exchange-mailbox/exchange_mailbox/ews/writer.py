@@ -33,7 +33,7 @@ from collections.abc import Hashable, Iterable, Sequence
 from typing import Any
 
 import requests
-from exchangelib import Contact, ItemId
+from exchangelib import Account, Contact, ItemId
 from exchangelib.errors import (
     ErrorInternalServerTransientError,
     ErrorInvalidChangeKey,
@@ -147,7 +147,7 @@ class EwsWriter:
     max_busy_wait: float = 60.0
     max_busy_rounds: int = 5
 
-    def __init__(self, account) -> None:
+    def __init__(self, account: Account) -> None:
         self.account = account
 
     def wait_busy(self, back_off: float, round_no: int) -> None:
