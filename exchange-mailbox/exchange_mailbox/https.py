@@ -17,7 +17,7 @@ import requests
 class PinnedVerifySession(requests.Session):
     """``verify`` of the session wins over the environment's CA bundle variables."""
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def request(self, method: str, url: Any, *args: Any, **kwargs: Any) -> requests.Response:
         if self.verify is not True:
             kwargs.setdefault("verify", self.verify)
         return super().request(method, url, *args, **kwargs)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
 OutcomeKind = Literal["ok", "not_found", "conflict", "rejected", "uncertain", "busy"]
@@ -120,7 +121,12 @@ class FolderChanges(Protocol):
     sync_state: str | None
     stats: FolderSyncStats
 
-    def records(self, **options: Any) -> Iterator[dict[str, Any]]: ...
+    def records(
+        self, *, modified_since: datetime | None = None, now: datetime | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Contact records and deletion records (deleted at ``now``), skipping items last
+        modified before ``modified_since``; ``sync_state`` is the new one once exhausted."""
+        ...
 
 
 class MasterCategoryList(Protocol):

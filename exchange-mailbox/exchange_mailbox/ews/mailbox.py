@@ -11,7 +11,7 @@ from typing import Any
 
 from exchangelib import Account, Contact
 
-from ..interface import Category, ContactFolder, ContactScope, Item, Outcome
+from ..interface import Category, ContactFolder, ContactScope, Item, MasterCategoryList, Outcome
 from ..settings import ExchangeSettings
 from . import connection, contact_fields, contact_search, link_property, master_categories, records
 from .category_list import CategoryList
@@ -76,7 +76,10 @@ class EwsMailbox:
     def load_master_categories(self) -> CategoryList | None:
         return master_categories.load(self.account)
 
-    def save_master_categories(self, categories: CategoryList, *, exists: bool) -> None:
+    def save_master_categories(self, categories: MasterCategoryList, *, exists: bool) -> None:
+        if not isinstance(categories, CategoryList):
+            msg = f"EWS saves the list it loaded or made, not a {type(categories).__name__}"
+            raise TypeError(msg)
         master_categories.save(self.account, categories, exists=exists)
 
     # -- items -------------------------------------------------------------------------------

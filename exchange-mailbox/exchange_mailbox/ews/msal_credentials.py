@@ -25,6 +25,8 @@ from ..app_tokens import EWS_SCOPE, AppTokens
 class MsalCredentials(OAuth2Credentials):
     """Client-credentials tokens for EWS from msal."""
 
+    access_token: OAuth2Token | None  # exchangelib's property: None makes it ask again
+
     def __init__(self, tokens: AppTokens, *, identity: Identity) -> None:
         settings = tokens.settings
         super().__init__(

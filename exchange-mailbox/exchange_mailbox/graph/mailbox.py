@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from ..app_tokens import AppTokens, graph_scope
 from ..errors import ExchangeSetupError
-from ..interface import Category, ContactFolder, ContactScope, Outcome
+from ..interface import Category, ContactFolder, ContactScope, MasterCategoryList, Outcome
 from ..settings import ExchangeSettings
 from . import contact_json, folders, master_categories
 from .contact_json import GraphContact
@@ -123,7 +123,10 @@ class GraphMailbox:
     def load_master_categories(self) -> GraphCategoryList:
         return self._call(lambda: master_categories.load(self.transport), "categories")
 
-    def save_master_categories(self, categories: GraphCategoryList, *, exists: bool) -> None:
+    def save_master_categories(self, categories: MasterCategoryList, *, exists: bool) -> None:
+        if not isinstance(categories, GraphCategoryList):
+            msg = f"Graph saves the list it loaded, not a {type(categories).__name__}"
+            raise TypeError(msg)
         self._call(
             lambda: master_categories.save(self.transport, categories), "categories", write=True
         )

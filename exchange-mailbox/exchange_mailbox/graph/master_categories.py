@@ -35,7 +35,11 @@ def color_name(index: int | None) -> str:
 
 
 def same_guid(a: str | None, b: str | None) -> bool:
-    return bool(a and b) and a.strip("{}").casefold() == b.strip("{}").casefold()
+    return bool(a and b) and _bare(a) == _bare(b)
+
+
+def _bare(guid: str | None) -> str:
+    return (guid or "").strip("{}").casefold()
 
 
 @dataclass

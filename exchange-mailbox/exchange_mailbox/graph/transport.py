@@ -21,11 +21,14 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 from urllib.parse import quote, urlsplit
 
 import requests
 import requests.adapters
+from urllib3 import BaseHTTPResponse
+from urllib3.connectionpool import ConnectionPool
 from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
 
@@ -47,7 +50,7 @@ BUSY_STATUSES = frozenset({429, 503, 504})
 class BoundedRetry(Retry):
     """``Retry`` whose waits for one request total at most ``max_wait`` seconds."""
 
-    def __init__(self, *args: Any, max_wait: float = 300.0, waited: float = 0.0, **kw: Any):
+    def __init__(self, *args: Any, max_wait: float = 300.0, waited: float = 0.0, **kw: Any) -> None:
         super().__init__(*args, **kw)
         self.max_wait = max_wait
         self.waited = waited
@@ -58,18 +61,26 @@ class BoundedRetry(Retry):
         return retry
 
     def increment(
-        self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None
-    ):  # type: ignore[override]
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: BaseHTTPResponse | None = None,
+        error: Exception | None = None,
+        _pool: ConnectionPool | None = None,
+        _stacktrace: TracebackType | None = None,
+    ) -> Self:
         if response is not None and error is None:
             wait = self.get_retry_after(response) if self.respect_retry_after_header else None
             if wait is None:  # the exponential back-off the next sleep will take
                 wait = min(self.backoff_max, self.backoff_factor * 2 ** len(self.history))
             if self.waited + wait > self.max_wait:
                 # raise_on_status is off: urllib3 hands the busy answer back to the caller.
-                raise MaxRetryError(_pool, url, ResponseError(f"busy for {self.waited:.0f} s"))
+                # The pool may be None, as in urllib3's own increment (same ignore there).
+                busy = ResponseError(f"busy for {self.waited:.0f} s")
+                raise MaxRetryError(_pool, url, busy)  # type: ignore[arg-type]
         return super().increment(method, url, response, error, _pool, _stacktrace)
 
-    def sleep(self, response=None) -> None:  # type: ignore[override]
+    def sleep(self, response: BaseHTTPResponse | None = None) -> None:
         started = time.monotonic()
         super().sleep(response)
         self.waited += time.monotonic() - started
