@@ -1,1 +1,1 @@
-"""Singer tap for Exchange contacts over EWS."""
+"""Singer tap for Exchange contacts over EWS or Microsoft Graph."""

@@ -17,7 +17,20 @@ if TYPE_CHECKING:
     from .tap import TapExchangeContacts
 
 STATE_KEY = "folders"
-"""Stream-state key: ``{folder_id: {"sync_state": <EWS SyncState>, "path": "Contacts/…"}}``."""
+"""Stream-state key: ``{folder_id: {"sync_state": …, "path": "Contacts/…", "protocol": …}}``.
+
+The sync state is EWS's SyncFolderItems state or Graph's delta link, so each folder's entry says
+which protocol made it; an entry of the other protocol (a tenant switched, S13.2; entries from
+before this key are EWS's) is dropped and that folder read in full."""
+
+
+def folder_states_of(state: dict[str, Any], protocol: str) -> dict[str, dict[str, Any]]:
+    """The stream state's folder entries made by ``protocol``; others are removed."""
+    folders: dict[str, dict[str, Any]] = state.setdefault(STATE_KEY, {})
+    for folder_id, entry in list(folders.items()):
+        if (entry or {}).get("protocol", "ews") != protocol:
+            del folders[folder_id]
+    return folders
 
 
 class ExchangeStream(Stream):
@@ -28,7 +41,8 @@ class ExchangeStream(Stream):
 
 
 class ContactsStream(ExchangeStream):
-    """Contacts in scope (S1.1, S1.2), plus deletion records; bookmarks are EWS sync states."""
+    """Contacts in scope (S1.1, S1.2), plus deletion records; bookmarks are the protocol's sync
+    states (EWS SyncFolderItems states, Graph delta links)."""
 
     name = "contacts"
     primary_keys = ("id",)
@@ -39,7 +53,7 @@ class ContactsStream(ExchangeStream):
         mailbox = self.mailbox
         selected = mailbox.check_scope()
         scope = ContactScope(categories=tuple(selected), linked=True)  # S1.2
-        folder_states: dict[str, dict[str, Any]] = self.stream_state.setdefault(STATE_KEY, {})
+        folder_states = folder_states_of(self.stream_state, mailbox.protocol)
         start = self.config.get("start_date")
         start_date = dt.datetime.fromisoformat(start) if start else None
         if start_date is not None and start_date.tzinfo is None:
@@ -49,7 +63,7 @@ class ContactsStream(ExchangeStream):
         for folder in mailbox.folders:
             current.add(folder.id)
             previous = (folder_states.get(folder.id) or {}).get("sync_state")
-            sync = mailbox.ews.folder_changes(folder, previous, scope=scope)
+            sync = mailbox.box.folder_changes(folder, previous, scope=scope)
             emitted = out_of_scope = 0
             for record in sync.records(modified_since=None if previous else start_date, now=now):
                 if is_deletion(record) or in_scope(record, selected):
@@ -58,7 +72,11 @@ class ContactsStream(ExchangeStream):
                 else:
                     out_of_scope += 1
             # Only after the folder's last record: a STATE never runs ahead of unsent records.
-            folder_states[folder.id] = {"sync_state": sync.sync_state, "path": folder.path}
+            folder_states[folder.id] = {
+                "sync_state": sync.sync_state,
+                "path": folder.path,
+                "protocol": mailbox.protocol,
+            }
             self.logger.info(
                 "%s: %d changed, %d deleted, %d emitted, %d outside the selected categories "
                 "(%d of them never fetched), %d distribution lists skipped%s",
@@ -69,7 +87,7 @@ class ContactsStream(ExchangeStream):
                 out_of_scope + sync.stats.out_of_scope,
                 sync.stats.out_of_scope,
                 sync.stats.distribution_lists,
-                " (full re-read: server dropped the sync state)" if sync.stats.restarted else "",
+                " (full re-read: sync state dropped by the server)" if sync.stats.restarted else "",
             )
         for gone in set(folder_states) - current:
             # The folder was deleted or left the scope; a later re-appearance starts afresh.

@@ -9,7 +9,7 @@ from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 
 from .mailbox import Mailbox
-from .streams import CategoriesStream, ContactFoldersStream, ContactsStream
+from .streams import STATE_KEY, CategoriesStream, ContactFoldersStream, ContactsStream
 
 
 class TapExchangeContacts(Tap):
@@ -33,7 +33,15 @@ class TapExchangeContacts(Tap):
 
     @cached_property
     def mailbox(self) -> Mailbox:
-        return Mailbox(self.config)
+        mailbox = Mailbox(self.config)
+        # The folders the last run of this protocol read: Graph lists them in one request.
+        bookmarks = (self.state.get("bookmarks") or {}).get("contacts") or {}
+        mailbox.known_folders = tuple(
+            folder_id
+            for folder_id, entry in (bookmarks.get(STATE_KEY) or {}).items()
+            if (entry or {}).get("protocol", "ews") == mailbox.protocol
+        )
+        return mailbox
 
     def discover_streams(self) -> list[Stream]:
         return [ContactsStream(self), ContactFoldersStream(self), CategoriesStream(self)]
@@ -45,7 +53,7 @@ class TapExchangeContacts(Tap):
             if contacts is not None and contacts.selected:
                 self.mailbox.check_scope()
             else:
-                _ = self.mailbox.account
+                self.mailbox.connect()
             super().sync_all()
         finally:
             if "mailbox" in self.__dict__:
