@@ -14,12 +14,10 @@
 """
 
 import os
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from dagster import (
@@ -44,8 +42,8 @@ from dagster import (
 )
 from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES, DagsterRunStatus
 
-from contact_sync_orchestration import meltano_run, run_guard
-from contact_sync_orchestration.registry import Registry, RegistryError
+from contact_sync_orchestration import run_guard, tenant_cycle
+from contact_sync_orchestration.registry import Registry
 
 TENANT_TAG = "contact_sync/tenant"
 INTERVAL_SECONDS = int(os.environ.get("CONTACT_SYNC_INTERVAL_SECONDS", "900"))
@@ -93,89 +91,36 @@ def _summary(reports: dict[str, dict[str, Any]]) -> dict[str, Any]:
 def sync_tenant(context: OpExecutionContext) -> Iterator[Output]:
     """One two-way cycle of one tenant: ``meltano run`` of both directions, as a subprocess."""
     tenant_id = context.op_config["tenant_id"]
-    url = registry_url()
-    registry = Registry(url)
     try:
-        tenant = registry.get(tenant_id)
-    except RegistryError:
-        context.log.info(f"tenant {tenant_id} was removed; nothing to run")
-        return
-    finally:
-        registry.close()
-    if tenant.paused or tenant.attention:
-        context.log.info(f"tenant {tenant_id} is paused or needs attention; skipped")
-        return
-    try:
-        deployment = meltano_run.Deployment.from_env()
-    except meltano_run.ConfigurationError as exc:
+        outcome = tenant_cycle.run_cycle(
+            registry_url(),
+            tenant_id,
+            context.run_id,
+            _meltano_run_id(context),
+            log=context.log.info,
+            timeout=RUN_TIMEOUT,
+        )
+    except tenant_cycle.NeedsAttentionError as exc:
+        context.log.error(f"tenant {tenant_id} needs attention: {exc}")
+        raise Failure(
+            f"tenant {tenant_id} needs attention (bad configuration): {exc}",
+            metadata={"needs attention": str(exc)},
+            allow_retries=False,
+        ) from None
+    except run_guard.RunCancelledError as exc:
         raise Failure(str(exc), allow_retries=False) from None
-
-    with (
-        run_guard.tenant_lock(url, tenant_id),
-        tempfile.TemporaryDirectory(prefix=f"contact-sync-{tenant_id}-") as work,
-    ):
-        attempts = run_guard.Attempts(url)
-        try:
-            attempts.reap_previous(tenant_id, context.log.info)
-            failed = run_guard.fail_running_meltano_jobs(
-                deployment.meltano_database_uri, meltano_run.state_ids(tenant_id)
-            )
-            if failed:
-                context.log.info(f"marked {failed} Meltano job(s) of the last attempt as failed")
-            attempts.start(tenant_id, context.run_id)
-            try:
-                outcome = _run_meltano(context, tenant, deployment, Path(work), attempts)
-            finally:
-                # Reached only once every process of the attempt is gone (or never started).
-                attempts.finish(tenant_id)
-        finally:
-            attempts.close()
-    yield Output(None, metadata=outcome)
-
-
-def _run_meltano(
-    context: OpExecutionContext,
-    tenant: Any,
-    deployment: meltano_run.Deployment,
-    work: Path,
-    attempts: run_guard.Attempts,
-) -> dict[str, Any]:
-    report_dir = work / "reports"
-    report_dir.mkdir()
-    sys_dir = meltano_run.isolated_sys_dir(deployment.project_root, work / "meltano-sys")
-    try:
-        env = meltano_run.meltano_env(tenant, deployment, sys_dir=sys_dir, report_dir=report_dir)
-    except meltano_run.ConfigurationError as exc:
-        _needs_attention(context, tenant.tenant_id, str(exc))
-    argv = meltano_run.meltano_argv(tenant, deployment, _meltano_run_id(context))
-    log_path = work / "meltano.log"
-    started = time.monotonic()
-    cpu_before = os.times()
-    code = run_guard.run_process_group(
-        argv,
-        cwd=deployment.project_root,
-        env=env,
-        log_path=log_path,
-        on_group=lambda pgid: attempts.set_group(tenant.tenant_id, pgid),
-        timeout=RUN_TIMEOUT,
-    )
-    cpu_after = os.times()
-    lines = log_path.read_text(encoding="utf-8", errors="replace").splitlines()
-    if code != 0:
-        problem = meltano_run.configuration_problem(lines)
-        if problem:
-            _needs_attention(context, tenant.tenant_id, problem)
-        tail = "\n".join(lines[-25:])
-        msg = f"meltano run of tenant {tenant.tenant_id} exited {code}"
-        raise Failure(msg, metadata={"log tail": MetadataValue.md(f"```\n{tail}\n```")})
-    metadata = _summary(meltano_run.read_reports(report_dir))
-    metadata["wall seconds"] = round(time.monotonic() - started, 2)
-    metadata["meltano CPU seconds"] = round(
-        (cpu_after.children_user - cpu_before.children_user)
-        + (cpu_after.children_system - cpu_before.children_system),
-        2,
-    )
-    return metadata
+    except tenant_cycle.MeltanoRunError as exc:
+        # Transient (network, server busy, ...): the RetryPolicy tries again after back-off.
+        raise Failure(
+            str(exc), metadata={"log tail": MetadataValue.md(f"```\n{exc.log_tail}\n```")}
+        ) from None
+    if outcome.skipped:
+        context.log.info(f"{outcome.skipped}; nothing to run")
+        return
+    metadata = _summary(outcome.reports)
+    metadata["wall seconds"] = outcome.wall_seconds
+    metadata["meltano CPU seconds"] = outcome.cpu_seconds
+    yield Output(None, metadata=metadata)
 
 
 def _meltano_run_id(context: OpExecutionContext) -> str:
@@ -184,21 +129,6 @@ def _meltano_run_id(context: OpExecutionContext) -> str:
     if attempt == 0:
         return context.run_id
     return str(uuid.uuid5(uuid.UUID(context.run_id), f"attempt {attempt}"))
-
-
-def _needs_attention(context: OpExecutionContext, tenant_id: str, problem: str) -> None:
-    """Bad configuration (S10.3): no retry loop; the registry says what to fix."""
-    registry = Registry(registry_url())
-    try:
-        registry.mark_attention(tenant_id, problem)
-    finally:
-        registry.close()
-    context.log.error(f"tenant {tenant_id} needs attention: {problem}")
-    raise Failure(
-        f"tenant {tenant_id} needs attention (bad configuration): {problem}",
-        metadata={"needs attention": problem},
-        allow_retries=False,
-    )
 
 
 @job(executor_def=in_process_executor, tags={"dagster/max_retries": "2"})

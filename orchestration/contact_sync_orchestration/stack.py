@@ -22,12 +22,14 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 
 import sqlalchemy as sa
 
+from contact_sync_orchestration import tenant_cycle
 from contact_sync_orchestration.meltano_run import psycopg_url
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent  # orchestration/
@@ -52,13 +54,19 @@ def _psycopg2_url(url: str) -> str:
     return url
 
 
-def _stack_env(home: Path, base: dict[str, str]) -> dict[str, str]:
-    env = {**base, "DAGSTER_HOME": str(home)}
+def _with_defaults(env: dict[str, str]) -> dict[str, str]:
+    """The variables dagster.yaml reads, with this machine's defaults (Redis on loopback)."""
+    env = dict(env)
     if env.get("CONTACT_SYNC_DAGSTER_PG_URL"):
         env["CONTACT_SYNC_DAGSTER_PG_URL"] = _psycopg2_url(env["CONTACT_SYNC_DAGSTER_PG_URL"])
     env.setdefault("CONTACT_SYNC_CELERY_BROKER", "redis://127.0.0.1:6379/0")
     env.setdefault("CONTACT_SYNC_CELERY_BACKEND", "redis://127.0.0.1:6379/1")
     env.setdefault("CONTACT_SYNC_CELERY_QUEUE", "dagster")
+    return env
+
+
+def _stack_env(home: Path, base: dict[str, str]) -> dict[str, str]:
+    env = _with_defaults({**base, "DAGSTER_HOME": str(home)})
     missing = [
         name
         for name in (
@@ -317,14 +325,21 @@ def up(args: argparse.Namespace) -> None:
 
 
 def runs(_args: argparse.Namespace) -> None:
+    """Every run of the tenant job with its status, times and numeric metadata (one JSON line
+    each): what the benchmarks and an operator's scripts read instead of the UI."""
     # Dagster takes ~2 s to import: only this command needs it.
-    from dagster import DagsterInstance, RunsFilter  # noqa: PLC0415
+    from dagster import DagsterEventType, DagsterInstance, RunsFilter  # noqa: PLC0415
 
     from contact_sync_orchestration.definitions import TENANT_TAG, tenant_sync  # noqa: PLC0415
 
     with DagsterInstance.get() as instance:
         for record in instance.get_run_records(RunsFilter(job_name=tenant_sync.name)):
             run = record.dagster_run
+            metadata = {}
+            for entry in instance.all_logs(run.run_id, of_type=DagsterEventType.STEP_OUTPUT):
+                for key, value in entry.dagster_event.event_specific_data.metadata.items():
+                    if isinstance(value.value, int | float):
+                        metadata[key] = value.value
             print(
                 json.dumps(
                     {
@@ -334,9 +349,48 @@ def runs(_args: argparse.Namespace) -> None:
                         "parent_run_id": run.parent_run_id,
                         "start_time": record.start_time,
                         "end_time": record.end_time,
+                        "metadata": metadata,
                     }
                 )
             )
+
+
+def cancel(args: argparse.Namespace) -> None:
+    """What the UI's "Terminate" does: the launcher revokes the run's Celery task (SIGTERM)."""
+    from dagster import DagsterInstance  # noqa: PLC0415 - slow import, this command only
+
+    with DagsterInstance.get() as instance:
+        if not instance.run_coordinator.cancel_run(args.run_id):
+            sys.exit(f"run {args.run_id} could not be cancelled")
+        print(f"cancelling {args.run_id}")
+
+
+def cycle(args: argparse.Namespace) -> None:
+    """One cycle of one tenant here and now, as a run does it (lock, recovery, meltano run)."""
+    url = os.environ.get("CONTACT_SYNC_REGISTRY_URL")
+    if not url:
+        sys.exit("set CONTACT_SYNC_REGISTRY_URL")
+    run_id = str(uuid.uuid4())
+    outcome = tenant_cycle.run_cycle(
+        url, args.tenant_id, run_id, run_id, log=lambda m: print(m, file=sys.stderr)
+    )
+    writes = sum(
+        counts.get(key, 0)
+        for report in outcome.reports.values()
+        for counts in (report.get("streams") or {}).values()
+        for key in ("created", "updated")
+    )
+    print(
+        json.dumps(
+            {
+                "tenant": args.tenant_id,
+                "skipped": outcome.skipped,
+                "writes": writes,
+                "cpu_seconds": outcome.cpu_seconds,
+                "wall_seconds": outcome.wall_seconds,
+            }
+        )
+    )
 
 
 def main() -> None:
@@ -357,6 +411,9 @@ def main() -> None:
     up_cmd.add_argument("--postgres", default="postgresql+psycopg2://postgres@127.0.0.1:5432")
     up_cmd.add_argument("--database-prefix", default="contact_sync")
     commands.add_parser("runs")
+    commands.add_parser("cancel").add_argument("run_id")
+    commands.add_parser("cycle").add_argument("tenant_id")
     args = top.parse_args()
     signal.signal(signal.SIGTERM, _interrupt)
-    {"serve": serve, "up": up, "runs": runs}[args.command](args)
+    os.environ.update(_with_defaults(dict(os.environ)))
+    {"serve": serve, "up": up, "runs": runs, "cancel": cancel, "cycle": cycle}[args.command](args)

@@ -1,0 +1,433 @@
+"""Many tenants through Dagster and Celery (issue 15 acceptance, SPEC S15).
+
+One stack for the module (``contact-sync-stack serve``: the Dagster daemon and 2 Celery workers
+from ``orchestration/.venv``), PostgreSQL for Dagster, Meltano's system DB, the ledger and the
+registry, Redis as the broker, a sell-sandbox and an ews-sandbox with one token / mailbox per
+tenant. Tenants are registered with the real CLI; the test watches Dagster's run table and the
+sandboxes, and changes the registry between ticks, as an operator would.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from contact_mapping.canonical import MAPPED_FIELDS
+from contact_mapping.testing_db import postgres_unreachable, private_postgres_database
+from sandbox_common.process import SandboxProcess, running_sandbox
+from sell_sandbox import tenant_key
+from sell_sandbox.client import SellSandboxClient
+
+from tests.conftest import PASSWORD, ROOT, make_token
+from tests.reliability.end_state import EndState, end_state
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.slow,
+    pytest.mark.postgres,
+    pytest.mark.xdist_group("orchestration"),
+    pytest.mark.timeout(1200),
+]
+
+ORCH_BIN = ROOT / "orchestration" / ".venv" / "bin"
+INTERVAL = 40  # seconds between sensor ticks (900 in production)
+FIRST = [f"t{i}" for i in range(1, 9)]  # the 8 tenants of the first tick
+TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
+
+
+def _redis_unreachable() -> str | None:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=2):
+            return None
+    except OSError as exc:
+        return f"Redis not reachable at 127.0.0.1:6379: {exc}"
+
+
+@dataclass
+class Stack:
+    """The running stack and what the test needs to drive and observe it."""
+
+    env: dict[str, str]
+    sell: SandboxProcess
+    ews: SandboxProcess
+    urls: dict[str, str]
+    serve: subprocess.Popen
+    home: Path
+    tenants: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (token, mailbox)
+
+    def tenants_cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [str(ORCH_BIN / "contact-sync-tenants"), *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=check,
+        )
+
+    def add(self, tenant_id: str, *, password_ref: str = "env:ORCH_TEST_PASSWORD") -> None:  # noqa: S107  # noqa: S107
+        token, mailbox = make_token(f"orch {tenant_id}"), f"sync@{tenant_id}.example"
+        self.tenants[tenant_id] = (token, mailbox)
+        self.env[f"ORCH_TEST_TOKEN_{tenant_id.upper()}"] = token
+        self.tenants_cli(
+            "add", tenant_id, "--mailbox", mailbox,
+            "--exchange", f"service_endpoint={self.ews.base_url}/EWS/Exchange.asmx",
+            "--exchange", "server_version=15.1.2507.6",
+            "--categories", "Clients,Partners",
+            "--sell", f"api_url={self.sell.base_url}",
+            "--sell", "exchange_id_field=Exchange ID",
+            "--secret", f"exchange_password={password_ref}",
+            "--secret", f"sell_api_token=env:ORCH_TEST_TOKEN_{tenant_id.upper()}",
+        )  # fmt: skip
+
+    def runs(self) -> list[dict]:
+        """Dagster's runs of the tenant job, read from its run storage."""
+        engine = sa.create_engine(self.urls["dagster"])
+        try:
+            with engine.connect() as db:
+                if not sa.inspect(db).has_table("run_tags"):
+                    return []  # the daemon has not created Dagster's tables yet
+                rows = db.execute(
+                    sa.text(
+                        "SELECT r.run_id, r.status, t.value AS tenant, r.create_timestamp,"
+                        " r.start_time, r.end_time FROM runs r JOIN run_tags t"
+                        " ON t.run_id = r.run_id AND t.key = 'contact_sync/tenant'"
+                    )
+                ).all()
+        finally:
+            engine.dispose()
+        return [dict(r._mapping) for r in rows]
+
+    def wait(self, what: str, done: Callable[[], bool], timeout: float = 600) -> None:
+        deadline = time.monotonic() + timeout
+        while not done():
+            if self.serve.poll() is not None:
+                pytest.fail(f"the stack exited while waiting for {what}: {self.log_tail()}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"timed out waiting for {what}: {self.runs()}\n{self.log_tail()}")
+            time.sleep(2)
+
+    def log_tail(self) -> str:
+        logs = sorted((self.home / "process-logs").glob("*.log"))
+        return "\n".join(
+            f"--- {p.name}\n" + "\n".join(p.read_text(errors="replace").splitlines()[-15:])
+            for p in logs
+        )
+
+    def settled(self) -> bool:
+        return all(r["status"] in TERMINAL for r in self.runs())
+
+    def succeeded_since(self, tenant_id: str, since: float) -> bool:
+        return any(
+            r["tenant"] == tenant_id and r["status"] == "SUCCESS" and r["start_time"] > since
+            for r in self.runs()
+        )
+
+    def attempt(self, tenant_id: str) -> dict | None:
+        """The tenant's latest attempt row (run_guard): its run id and process group."""
+        engine = sa.create_engine(self.urls["registry"])
+        try:
+            with engine.connect() as db:
+                row = db.execute(
+                    sa.text("SELECT * FROM contact_sync_attempts WHERE tenant_id = :t"),
+                    {"t": tenant_id},
+                ).first()
+        finally:
+            engine.dispose()
+        return dict(row._mapping) if row else None
+
+    def mid_run(self, tenant_id: str, timeout: float = 300) -> dict:
+        """The running attempt as soon as its target has written to Sell (mid-run)."""
+        key, deadline = tenant_key(self.tenants[tenant_id][0]), time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            mine = self.sell.stats()["by_tenant"].get(key, {})
+            if mine.get("total_writes", 0) > 0:
+                attempt = self.attempt(tenant_id)
+                if attempt and attempt["finished_at"] is None and attempt["pgid"]:
+                    return attempt
+                pytest.fail(f"{tenant_id} wrote but no attempt is running: {attempt}")
+            time.sleep(0.2)
+        pytest.fail(f"{tenant_id} never started writing: {self.runs()}\n{self.log_tail()}")
+
+    def stack_cli(self, *args: str) -> subprocess.CompletedProcess:
+        proc = subprocess.run(
+            [str(ORCH_BIN / "contact-sync-stack"), *args],
+            env={**self.env, "DAGSTER_HOME": str(self.home)},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        return proc
+
+    def registry_row(self, tenant_id: str) -> dict:
+        return json.loads(self.tenants_cli("show", tenant_id).stdout)
+
+
+def _alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory) -> Iterator[Stack]:
+    for reason in (postgres_unreachable(), _redis_unreachable()):
+        if reason:
+            pytest.skip(reason)
+    if not (ORCH_BIN / "contact-sync-stack").exists():
+        pytest.skip("orchestration/.venv is missing: run `make setup`")
+    home = tmp_path_factory.mktemp("dagster-home")
+    with ExitStack() as stack:
+        urls = {
+            name: stack.enter_context(private_postgres_database(f"orch_{name}"))
+            for name in ("dagster", "meltano", "ledger", "registry")
+        }
+        tokens = [make_token(f"orch {t}") for t in (*FIRST, "late", "badpw", "kill", "cancel")]
+        mailboxes = [f"sync@{t}.example" for t in (*FIRST, "late", "badpw", "kill", "cancel")]
+        sell = stack.enter_context(
+            running_sandbox(
+                "sell-sandbox",
+                ["--rate-limit", "0", "--seed", "12", *[a for t in tokens for a in ("--token", t)]],
+            )
+        )
+        ews = stack.enter_context(
+            running_sandbox(
+                "ews-sandbox",
+                ["--seed", "12", *[a for m in mailboxes for a in ("--mailbox", f"{m}:{PASSWORD}")]],
+            )
+        )
+        env = {
+            "PATH": os.environ["PATH"],
+            "HOME": os.environ.get("HOME", str(home)),
+            "CONTACT_SYNC_DAGSTER_PG_URL": urls["dagster"],
+            "CONTACT_SYNC_REGISTRY_URL": urls["registry"],
+            "CONTACT_SYNC_MELTANO_DATABASE_URI": urls["meltano"],
+            "CONTACT_SYNC_LEDGER_URL": urls["ledger"],
+            "CONTACT_SYNC_CELERY_QUEUE": f"contact-sync-test-{uuid.uuid4().hex[:8]}",
+            "CONTACT_SYNC_INTERVAL_SECONDS": str(INTERVAL),
+            "CONTACT_SYNC_WATCH_SECONDS": "5",
+            "CONTACT_SYNC_RETRY_DELAY_SECONDS": "2",
+            "ORCH_TEST_PASSWORD": PASSWORD,
+            "ORCH_TEST_WRONG_PASSWORD": "not-the-password",
+        }
+        # Migrate Meltano's system DB once, before any run fans out.
+        subprocess.run(
+            [str(ROOT / ".venv" / "bin" / "meltano"), "upgrade", "database"],
+            cwd=ROOT,
+            env={**os.environ, "MELTANO_DATABASE_URI": urls["meltano"]},
+            check=True,
+            capture_output=True,
+        )
+        registry_env = dict(env)
+        result = Stack(env=registry_env, sell=sell, ews=ews, urls=urls, serve=None, home=home)  # type: ignore[arg-type]
+        for tenant_id in FIRST:
+            result.add(tenant_id)
+        result.add("badpw", password_ref="env:ORCH_TEST_WRONG_PASSWORD")
+        serve = subprocess.Popen(
+            [str(ORCH_BIN / "contact-sync-stack"), "serve", "--home", str(home), "--no-webserver",
+             "--workers", "2", "--concurrency", "1"],
+            env={**result.env, "ORCH_TEST_TOKEN_LATE": make_token("orch late"),
+                 "ORCH_TEST_TOKEN_KILL": make_token("orch kill"),
+                 "ORCH_TEST_TOKEN_CANCEL": make_token("orch cancel")},
+            stdout=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        result.serve = serve
+        try:
+            assert serve.stdout is not None
+            assert serve.stdout.readline().startswith("ready"), result.log_tail()
+            yield result
+        finally:
+            serve.send_signal(signal.SIGTERM)
+            try:
+                serve.wait(timeout=90)
+            except subprocess.TimeoutExpired:
+                serve.kill()
+
+
+def _overlaps(runs: list[dict]) -> list[str]:
+    """Runs of one tenant whose [start, end] intervals overlap (S15.2)."""
+    problems = []
+    by_tenant: dict[str, list[tuple[float, float, str]]] = {}
+    for r in runs:
+        if r["start_time"] is None:
+            continue
+        by_tenant.setdefault(r["tenant"], []).append(
+            (r["start_time"], r["end_time"] or time.time(), r["run_id"])
+        )
+    for tenant_id, spans in by_tenant.items():
+        spans.sort()
+        for (_, end, first), (start, _, second) in itertools.pairwise(spans):
+            if start < end:
+                problems.append(f"{tenant_id}: {second} started before {first} ended")
+    return problems
+
+
+def agreement_problems(state: EndState) -> list[str]:
+    """S7.3: every linked pair holds equal values for the fields both sides carry."""
+    sell = {(r.kind, str(r.id)): r for r in state.sell}
+    problems, pairs = [], 0
+    for record in state.exchange:
+        if not record.sell_link:
+            continue
+        kind, _, sell_id = record.sell_link.partition(":")
+        other = sell.get((kind, sell_id))
+        if other is None:
+            problems.append(f"{record.sell_link} is missing in Sell")
+            continue
+        pairs += 1
+        for index, name in enumerate(MAPPED_FIELDS, start=2):
+            mine, theirs = record.content[index], other.content[index]
+            if mine is not None and theirs is not None and mine != theirs:
+                problems.append(f"{record.sell_link} {name}: {mine!r} != {theirs!r}")
+    return problems if pairs else ["no linked pair at all"]
+
+
+def _sell_emails(stack: Stack, tenant_id: str) -> set[str]:
+    token = stack.tenants[tenant_id][0]
+    contacts = SellSandboxClient(stack.sell.base_url, token).all("contacts")
+    return {(c.get("email") or "").lower() for c in contacts} - {""}
+
+
+@pytest.mark.spec("S15.1", "S15.2", "S15.3", "S7.3", "S10.3")
+def test_tenants_tick_converge_and_stay_apart(stack: Stack):
+    # Tick 1: the 8 tenants sync; the one with a wrong password needs attention, once.
+    stack.wait(
+        "the first tick", lambda: all(stack.succeeded_since(t, 0) for t in FIRST), timeout=900
+    )
+    stack.wait("the wrong password's run", lambda: stack.registry_row("badpw")["attention"])
+    attention = stack.registry_row("badpw")["attention"]
+    assert "rejected the credentials" in attention
+    assert "password" in attention
+    assert "not-the-password" not in attention
+
+    # Between ticks: one tenant added, one removed, one paused.
+    changed_at = time.time()
+    stack.add("late")
+    stack.tenants_cli("remove", "t8")
+    stack.tenants_cli("pause", "t7")
+    second = [*FIRST[:6], "late"]
+    stack.wait("the second tick", lambda: all(stack.succeeded_since(t, changed_at) for t in second))
+
+    # A quiet third round: nothing to write anywhere, and both sides agree (S7.1, S7.3). Ticks
+    # come faster than 2 cores finish a round here, so pause everyone to get a clean start.
+    for tenant_id in second:
+        stack.tenants_cli("pause", tenant_id)
+    stack.wait("no run in progress", stack.settled)
+    stack.sell.reset()
+    stack.ews.reset()
+    quiet_from = time.time()
+    for tenant_id in FIRST[:6]:
+        stack.tenants_cli("resume", tenant_id)
+    stack.wait(
+        "the third round", lambda: all(stack.succeeded_since(t, quiet_from) for t in FIRST[:6])
+    )
+    for tenant_id in FIRST[:6]:  # the kill and cancel tests below run alone
+        stack.tenants_cli("pause", tenant_id)
+
+    runs = stack.runs()
+    assert not _overlaps(runs)
+    # A run the sensor requested while the change was being made may still start, but it
+    # finds the tenant paused or gone and runs nothing: no attempt (meltano run) after it.
+    assert stack.attempt("t8") is None, "the removed tenant ran again"
+    assert stack.attempt("t7")["started_at"].timestamp() < changed_at, "the paused tenant ran"
+    assert [r["status"] for r in runs if r["tenant"] == "badpw"] == ["FAILURE"]  # no retry loop
+
+    sell_stats, ews_stats = stack.sell.stats()["by_tenant"], stack.ews.stats()["by_tenant"]
+    for tenant_id in FIRST[:6]:
+        token, mailbox = stack.tenants[tenant_id]
+        quiet_sell = sell_stats.get(tenant_key(token), {}).get("total_writes", 0)
+        quiet_ews = ews_stats.get(mailbox, {}).get("total_writes", 0)
+        assert (quiet_sell, quiet_ews) == (0, 0), f"{tenant_id} wrote in the quiet round"
+        state = end_state(stack.sell, stack.ews, token, mailbox)
+        assert not state.duplicates(), tenant_id
+        assert not agreement_problems(state), (tenant_id, agreement_problems(state)[:5])
+        # S15.3: this tenant's Sell account holds contacts of its own mailbox only.
+        foreign = {
+            e for e in _sell_emails(stack, tenant_id)
+            if any(e.endswith(f"@{o}.example") for o in stack.tenants if o != tenant_id)
+        }  # fmt: skip
+        assert not foreign, (tenant_id, foreign)
+    # Paused and removed tenants were not touched by the quiet round either.
+    for tenant_id in ("t7", "t8"):
+        token, mailbox = stack.tenants[tenant_id]
+        assert tenant_key(token) not in sell_stats
+        assert mailbox not in ews_stats
+    engine = sa.create_engine(stack.urls["ledger"])
+    try:
+        with engine.connect() as db:
+            rows = db.execute(sa.text("SELECT tenant, exchange_id, sell_id FROM links")).all()
+    finally:
+        engine.dispose()
+    pairs = {}
+    for tenant_id, exchange_id, sell_id in rows:
+        pairs.setdefault(tenant_id, set()).add((exchange_id, sell_id))
+    assert set(pairs) >= {*FIRST, "late"}
+    assert sum(len(p) for p in pairs.values()) == len(set().union(*pairs.values()))
+
+
+def _in_scope_unlinked(state: EndState) -> list[str]:
+    """Exchange contacts in the synced categories that no Sell record is linked to (lost)."""
+    return [
+        r.id[-12:]
+        for r in state.exchange
+        if {"Clients", "Partners"} & set(r.categories) and not r.sell_link
+    ]
+
+
+@pytest.mark.spec("S15.2", "S7.2")
+def test_a_worker_killed_mid_run_is_retried_at_once(stack: Stack):
+    """SIGKILL of the Celery process running a tenant: retried at once, no 5-minute lock-out
+    (Meltano's job is left "running"), no second run while the first's processes live."""
+    stack.add("kill")
+    attempt = stack.mid_run("kill")
+    worker_process = int(
+        Path(f"/proc/{attempt['pgid']}/stat").read_text().rsplit(")", 1)[1].split()[1]
+    )
+    killed_at = time.time()
+    os.kill(worker_process, signal.SIGKILL)
+    stack.wait("the retry", lambda: stack.succeeded_since("kill", killed_at), timeout=240)
+    retry = min(
+        (r for r in stack.runs() if r["tenant"] == "kill" and r["start_time"] > killed_at),
+        key=lambda r: r["start_time"],
+    )
+    assert retry["start_time"] - killed_at < 120, "the tenant waited for a lock-out"
+    assert not _alive(attempt["pgid"])
+    assert not _overlaps(stack.runs())
+    token, mailbox = stack.tenants["kill"]
+    state = end_state(stack.sell, stack.ews, token, mailbox)
+    assert not state.duplicates()
+    assert not _in_scope_unlinked(state)
+    assert not agreement_problems(state), agreement_problems(state)[:5]
+
+
+@pytest.mark.spec("S15.2", "S7.2")
+def test_a_cancelled_run_stops_its_processes_and_the_tenant_runs_again(stack: Stack):
+    """A cancel from the UI (the Celery task revoked with SIGTERM): meltano and its plugins are
+    stopped, and the tenant's next tick runs without Meltano's 5-minute refusal."""
+    stack.add("cancel")
+    attempt = stack.mid_run("cancel")
+    cancelled_at = time.time()
+    stack.stack_cli("cancel", attempt["run_id"])
+    stack.wait("its processes gone", lambda: not _alive(attempt["pgid"]), timeout=90)
+    stack.wait("the next run", lambda: stack.succeeded_since("cancel", cancelled_at), timeout=240)
+    assert not _overlaps(stack.runs())
+    token, mailbox = stack.tenants["cancel"]
+    state = end_state(stack.sell, stack.ews, token, mailbox)
+    assert not state.duplicates()
+    assert not _in_scope_unlinked(state)
+    assert not agreement_problems(state), agreement_problems(state)[:5]
