@@ -16,7 +16,7 @@ export MELTANO_CLI_DISABLE_VERSION_CHECK := true
 export MELTANO_SEND_ANONYMOUS_USAGE_STATS := false
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup orchestration-setup test lint unit demo bench clean orchestrate
+.PHONY: setup orchestration-setup test lint unit demo bench clean orchestrate catalogs
 
 # Idempotent: re-running reinstalls only what changed (pip) and refreshes the plugin venvs.
 setup:
@@ -57,6 +57,10 @@ clean:
 # The whole product on the sandboxes: seed, two-way-sync twice through Meltano, report, check.
 demo: $(STAMP)
 	$(PY) -m demo
+
+# Refresh the taps' catalogs of the prod environment (discovery + select; see tools/prod_catalogs.py).
+catalogs: $(STAMP)
+	$(PY) tools/prod_catalogs.py
 
 # Refresh README's settings tables from each plugin's --about output.
 readme: $(STAMP)

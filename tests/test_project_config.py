@@ -73,3 +73,15 @@ def test_readme_settings_tables_are_the_plugins_about_output():
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
+
+
+def test_prod_catalogs_are_discovery_plus_select():
+    """The `prod` environment's committed catalogs (no discovery per orchestrated run) are what
+    discovery and meltano.yml's select rules give; `make catalogs` refreshes them."""
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "prod_catalogs.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
