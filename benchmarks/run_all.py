@@ -29,6 +29,8 @@ BENCHMARKS: dict[str, tuple[list[str], int]] = {
     "peer-tap-exchange": (["benchmarks/bench_peer_tap_exchange.py"], 900),
     "sell-sandbox": (["benchmarks/bench_sell_sandbox.py"], 300),
     "ews-sandbox": (["benchmarks/bench_ews_sandbox.py"], 600),
+    "quiet-cycle": (["benchmarks/bench_quiet_cycle.py"], 900),
+    "many-tenants": (["benchmarks/bench_many_tenants.py"], 3600),
 }
 START, END = "<!-- benchmarks -->", "<!-- /benchmarks -->"
 
