@@ -47,6 +47,7 @@ class GraphMailbox:
         self.transport = GraphTransport(self.settings, tokens)
         self.writer = GraphWriter(self.transport)
         self._folders: list[ContactFolder] | None = None
+        self._writes = False  # the run writes: a refusal names the ReadWrite permissions
 
     @contextmanager
     def _explained(self, family: str = "contacts", *, write: bool = False) -> Iterator[None]:
@@ -54,7 +55,10 @@ class GraphMailbox:
             yield
         except GraphError as exc:
             error = explain(
-                exc, mailbox=self.settings.primary_smtp_address, family=family, write=write
+                exc,
+                mailbox=self.settings.primary_smtp_address,
+                family=family,
+                write=write or self._writes,
             )
             if error is None:
                 raise
@@ -66,15 +70,21 @@ class GraphMailbox:
 
     # -- set-up ------------------------------------------------------------------------------
     def check(self, *, write: bool = False) -> None:
-        """Before any record: a token, and the application permissions the run needs when the
-        token names them (``roles``): Contacts and MailboxSettings, Read or ReadWrite."""
+        """Before any record: a token, and the application permissions the run needs where the
+        token tells (S10.3). A token naming Contacts.Read but not Contacts.ReadWrite (or
+        MailboxSettings.Read but not .ReadWrite) fails here for a run that writes. A token
+        naming neither permission of a family says nothing: the app may hold it through
+        Exchange's RBAC for Applications, which tokens do not carry; then the service's own
+        refusal (403) of the first request is explained, naming the permission."""
+        self._writes = self._writes or write
         roles = self.transport.tokens.roles(graph_scope(self.settings.graph_url))
         if roles is None:
             return
         for family in ("contacts", "categories"):
             needed = required_permission(family, write)
             enough = {needed} if write else {needed, required_permission(family, True)}
-            if not enough & roles:
+            family_roles = {required_permission(family, False), required_permission(family, True)}
+            if family_roles & roles and not enough & roles:
                 raise ExchangeSetupError(
                     f"The app lacks the application permission {needed} (its token grants "
                     f"{', '.join(sorted(roles)) or 'none'}): grant {needed} to the app "
