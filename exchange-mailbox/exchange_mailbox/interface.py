@@ -18,6 +18,14 @@ read them only through the item methods (``new_item``, ``apply_fields``, ``item_
 categories and link getters and setters), so a caller never imports either protocol's client.
 Records read are plain ``contacts`` records (``ews.records`` schema), the same over both. No sync
 rules live here: what to write, and what an outcome means for the ledger, is the caller's.
+
+Item ids are namespaced by protocol (``id_protocol``): EWS ids are as EWS gives them, Graph ids
+carry ``graph:`` before the id Graph gives. One item has another id over each protocol and
+neither can be translated app-only (SPEC S13.2), so an id the sync keeps (ledger links, Sell's
+Exchange-id field) says which protocol it came from, and a caller that switched protocol knows
+an old id as another protocol's, never as a deleted item (its link is re-found through
+``SELL_LINK``). A mailbox's ``fetch`` answers an id of the other protocol with
+``ForeignIdError``, not with its not-found.
 """
 
 from __future__ import annotations
@@ -26,6 +34,23 @@ from collections.abc import Collection, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
+
+GRAPH_ID_PREFIX = "graph:"
+"""Before every Graph item id the mailbox hands out (':' is in no EWS id: base64)."""
+
+
+def id_protocol(item_id: str) -> str:
+    """``"graph"`` or ``"ews"``: the protocol whose namespace ``item_id`` is in."""
+    return "graph" if item_id.startswith(GRAPH_ID_PREFIX) else "ews"
+
+
+class ForeignIdError(LookupError):
+    """An item id of the other protocol: not deleted, only not addressable over this one."""
+
+    def __init__(self, item_id: str, protocol: str) -> None:
+        super().__init__(f"item id of protocol {id_protocol(item_id)!r}, not {protocol!r}")
+        self.item_id = item_id
+
 
 OutcomeKind = Literal["ok", "not_found", "conflict", "rejected", "uncertain", "busy"]
 """What happened to one item of a batched write (see ``ews.writer`` for each kind's meaning)."""
@@ -216,7 +241,8 @@ class Mailbox(Protocol):
         ...
 
     def fetch(self, item_ids: Sequence[str]) -> dict[str, Item | Exception]:
-        """Current items by id, batched; a gone item maps to the implementation's not-found."""
+        """Current items by id, batched; a gone item maps to the implementation's not-found,
+        an id of the other protocol (``id_protocol``) to ``ForeignIdError``."""
         ...
 
     def find_by_links(self, folders: Sequence[Any], links: Sequence[str]) -> dict[str, list[Item]]:

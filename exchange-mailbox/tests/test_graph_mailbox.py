@@ -21,7 +21,8 @@ from exchange_mailbox.errors import ExchangeSetupError
 from exchange_mailbox.ews import EwsMailbox
 from exchange_mailbox.graph import GraphMailbox
 from exchange_mailbox.graph.contact_json import GraphContact
-from exchange_mailbox.interface import Mailbox
+from exchange_mailbox.graph.errors import GraphError
+from exchange_mailbox.interface import ForeignIdError, Mailbox, id_protocol
 from exchangelib import Contact
 from exchangelib.indexed_properties import EmailAddress, PhoneNumber
 from sandbox_common.process import SandboxProcess, running_sandbox
@@ -172,6 +173,9 @@ def test_records_are_the_ews_records_field_for_field(sandbox, graph, ews):
         return json.dumps(rest, sort_keys=True)
 
     assert all(set(g) == set(ews_records[0]) for g in graph_records)
+    # ids say their protocol (interface.id_protocol): Graph's carry "graph:", EWS's do not
+    assert all(r["id"].startswith("graph:") for r in graph_records)
+    assert not any(r["id"].startswith("graph:") for r in ews_records)
     assert Counter(map(comparable, graph_records)) == Counter(map(comparable, ews_records))
 
 
@@ -285,8 +289,11 @@ def test_batched_writes_one_outcome_each(sandbox, graph, ews):
     assert w0.categories == ["Sell Person"]
     # updates: a stale If-Match is a conflict, a gone item not_found, the rest ok
     ids = [outcomes[k].item_id for k, _ in items[:3]]
-    current = graph.fetch([*ids, "AAkA-not-a-contact"])
-    assert isinstance(current["AAkA-not-a-contact"], Exception)
+    an_ews_id = next(c.id for c in on_ews.values())
+    current = graph.fetch([*ids, "graph:AAkA-not-a-contact", an_ews_id])
+    assert isinstance(current["graph:AAkA-not-a-contact"], GraphError)  # gone (404/400)
+    assert isinstance(current[an_ews_id], ForeignIdError)  # not gone: another protocol's id
+    assert isinstance(ews.fetch([ids[0]])[ids[0]], ForeignIdError)
     first, second, third = (current[i] for i in ids)
     assert graph.item_link(first) == f"contact:1{marker[:3]}"
     record = graph.item_record(first)
@@ -304,6 +311,7 @@ def test_batched_writes_one_outcome_each(sandbox, graph, ews):
         "not_found",
     )
     assert result["a"].change_key != record["change_key"]
+    assert id_protocol(result["a"].item_id) == "graph"
     found = graph.find_by_links([f.folder for f in graph.private_folders()], [
         f"contact:1{marker[:3]}", f"contact:2{marker[:3]}", "contact:404",
     ])  # fmt: skip

@@ -126,7 +126,7 @@ def test_busy_sub_requests_are_busy_outcomes_for_writes(httpserver: HTTPServer) 
     assert len(log) == 2  # 25 creates: 20 + 5
     assert [len(b["requests"]) for b in log] == [20, 5]
     assert outcomes[0].kind == "ok"
-    assert outcomes[0].item_id == "new0"
+    assert outcomes[0].item_id == "graph:new0"
     assert (outcomes[1].kind, outcomes[1].back_off) == ("busy", 7.0)
     assert outcomes[2].kind == "rejected"
     assert "bad title" in (outcomes[2].reason or "")

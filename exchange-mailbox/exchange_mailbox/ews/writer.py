@@ -52,7 +52,7 @@ from exchangelib.items import HARD_DELETE, NEVER_OVERWRITE, SAVE_ONLY, SEND_TO_N
 from exchangelib.properties import EWSElement
 from exchangelib.services import CreateItem
 
-from ..interface import Outcome, OutcomeKind
+from ..interface import ForeignIdError, Outcome, OutcomeKind, id_protocol
 from . import link_property
 from .records import FETCH_FIELDS
 
@@ -163,7 +163,12 @@ class EwsWriter:
         an item moved out of the private folders counts as deleted); gone ones map to
         ``ErrorItemNotFound``."""
         out: dict[str, Contact | Exception] = {}
-        unique = list(dict.fromkeys(item_ids))
+        unique = []
+        for item_id in dict.fromkeys(item_ids):
+            if id_protocol(item_id) != "ews":  # a Graph id: not addressable over EWS
+                out[item_id] = ForeignIdError(item_id, "ews")
+            else:
+                unique.append(item_id)
         for chunk in chunks(unique):
             results = self.account.fetch(
                 ids=[ItemId(id=i) for i in chunk],

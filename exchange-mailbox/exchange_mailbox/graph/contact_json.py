@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..interface import SELL_LINK, LinkProperty
+from ..interface import GRAPH_ID_PREFIX, SELL_LINK, ForeignIdError, LinkProperty
 
 SELECT_FIELDS: tuple[str, ...] = (
     "id",
@@ -122,6 +122,18 @@ EXPAND = (
 )
 
 
+def qualified(graph_id: str) -> str:
+    """The id the mailbox hands out for Graph's id (``interface.id_protocol``)."""
+    return GRAPH_ID_PREFIX + graph_id
+
+
+def graph_id(item_id: str) -> str:
+    """Graph's own id of an id the mailbox handed out; another protocol's id is refused."""
+    if not item_id.startswith(GRAPH_ID_PREFIX):
+        raise ForeignIdError(item_id, "graph")
+    return item_id[len(GRAPH_ID_PREFIX) :]
+
+
 def extended_values(contact: Mapping[str, Any]) -> dict[str, str]:
     """The expanded extended properties by our ids (Graph may spell ids in another case)."""
     wanted = {i.casefold(): i for i in EXTENDED_IDS}
@@ -190,7 +202,7 @@ def contact_to_record(
     """One ``contacts`` record, key for key as ``ews.records.contact_to_record`` makes it."""
     extended = extended_values(contact)
     record: dict[str, Any] = {
-        "id": contact["id"],
+        "id": qualified(contact["id"]) if contact.get("id") else None,
         "change_key": contact.get("changeKey"),
         "folder_id": folder_id,
         "folder_path": folder_path,

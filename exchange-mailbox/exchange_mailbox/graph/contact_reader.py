@@ -36,6 +36,7 @@ from .contact_json import (
     SELECT,
     contact_to_record,
     extended_values,
+    qualified,
 )
 from .errors import GraphError
 from .transport import GraphTransport
@@ -164,7 +165,9 @@ class GraphFolderSync:
         for entry in entries:
             if "@removed" in entry:
                 sent.discard(entry["id"])
-                yield deletion_record(entry["id"], folder_id=self.folder.id, deleted_at=deleted_at)
+                yield deletion_record(
+                    qualified(entry["id"]), folder_id=self.folder.id, deleted_at=deleted_at
+                )
                 continue
             contact = _with_extended(entry, extended.get(entry["id"], {}))
             sent.add(entry["id"])

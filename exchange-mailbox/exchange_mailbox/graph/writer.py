@@ -26,10 +26,19 @@ from urllib.parse import quote
 
 import requests
 
-from ..interface import Outcome
+from ..interface import ForeignIdError, Outcome
 from . import batch
 from .batch import SubRequest, SubResponse
-from .contact_json import EXPAND, LINK_ID, SELECT, GraphContact, cap_problems, extended_values
+from .contact_json import (
+    EXPAND,
+    LINK_ID,
+    SELECT,
+    GraphContact,
+    cap_problems,
+    extended_values,
+    graph_id,
+    qualified,
+)
 from .errors import GraphError, explain
 from .folders import GraphFolder
 from .transport import GraphTransport
@@ -66,22 +75,29 @@ class GraphWriter:
 
     # -- reads -------------------------------------------------------------------------------
     def fetch(self, item_ids: Sequence[str]) -> dict[str, GraphContact | Exception]:
-        """Current contacts by id (the record's fields, the link and fax, the parent folder: a
-        contact moved out of the private folders counts as deleted); gone ones map to a 404
-        ``GraphError``."""
-        unique = list(dict.fromkeys(item_ids))
+        """Current contacts by (qualified) id: the record's fields, the link and fax, the parent
+        folder (a contact moved out of the private folders counts as deleted). Gone ones map to
+        a 404 ``GraphError``, ids of another protocol to ``ForeignIdError``."""
+        out: dict[str, GraphContact | Exception] = {}
+        unique: list[str] = []
+        for item_id in dict.fromkeys(item_ids):
+            try:
+                graph_id(item_id)
+            except ForeignIdError as exc:
+                out[item_id] = exc
+            else:
+                unique.append(item_id)
         requests_ = [
             SubRequest(
                 id=str(n),
                 method="GET",
                 url=batch.relative_url(
-                    item_path(self.transport, i), {"$select": SELECT, "$expand": EXPAND}
+                    item_path(self.transport, graph_id(i)), {"$select": SELECT, "$expand": EXPAND}
                 ),
             )
             for n, i in enumerate(unique)
         ]
         answers = batch.read_all(self.transport, requests_)
-        out: dict[str, GraphContact | Exception] = {}
         for item_id, request in zip(unique, requests_, strict=True):
             answer = answers[request.id]
             if answer.ok:
@@ -172,7 +188,7 @@ class GraphWriter:
                     continue
                 out[key] = self._classify(answer, write=True)
                 if out[key].kind == "ok":
-                    item.id, item.change_key = out[key].item_id, out[key].change_key
+                    item.id, item.change_key = graph_id(out[key].item_id or ""), out[key].change_key
         return out
 
     def update(
@@ -186,7 +202,9 @@ class GraphWriter:
             if bad is not None:
                 out[key] = bad
             elif not item.body():
-                out[key] = Outcome("ok", item_id=item.id, change_key=item.change_key)
+                out[key] = Outcome(
+                    "ok", item_id=qualified(item.id or ""), change_key=item.change_key
+                )
             else:
                 ready.append((key, item))
         for chunk in batch.chunks(ready):
@@ -208,7 +226,7 @@ class GraphWriter:
                     raise answer.error()  # transient: the run fails, no STATE past it (S10.2)
                 out[key] = self._classify(answer, write=True)
                 if out[key].kind == "ok":
-                    item.id, item.change_key = out[key].item_id, out[key].change_key
+                    item.id, item.change_key = graph_id(out[key].item_id or ""), out[key].change_key
         return out
 
     def delete_copies(self, items: Sequence[GraphContact]) -> None:
@@ -232,7 +250,9 @@ class GraphWriter:
     def _classify(self, answer: SubResponse, *, write: bool) -> Outcome:
         if answer.ok:
             body: Mapping[str, Any] = answer.body or {}
-            return Outcome("ok", item_id=body.get("id"), change_key=body.get("changeKey"))
+            return Outcome(
+                "ok", item_id=qualified(str(body.get("id"))), change_key=body.get("changeKey")
+            )
         if answer.busy:
             return Outcome("busy", reason=describe(answer), back_off=answer.retry_after)
         if answer.status == 404:
