@@ -44,6 +44,10 @@ def id_protocol(item_id: str) -> str:
     return "graph" if item_id.startswith(GRAPH_ID_PREFIX) else "ews"
 
 
+class FolderRefusedError(Exception):
+    """Exchange refused to create a contacts folder (a name taken, no right, …)."""
+
+
 class ForeignIdError(LookupError):
     """An item id of the other protocol: not deleted, only not addressable over this one."""
 
@@ -167,6 +171,15 @@ class MasterCategoryList(Protocol):
 
     def set_color(self, name: str, color: int) -> bool: ...
 
+    def remove(self, guid: str) -> bool:
+        """Drop the category with ``guid``; False when there is none."""
+        ...
+
+    def set_guid(self, name: str, guid: str) -> bool:
+        """Give category ``name`` this GUID; False when unchanged or the protocol cannot (Graph
+        assigns category ids itself)."""
+        ...
+
 
 @runtime_checkable
 class Mailbox(Protocol):
@@ -207,8 +220,29 @@ class Mailbox(Protocol):
         """The list for editing; None when the mailbox has none yet."""
         ...
 
+    def new_master_categories(self) -> MasterCategoryList:
+        """An empty list to fill when ``load_master_categories`` found none."""
+        ...
+
     def save_master_categories(self, categories: MasterCategoryList, *, exists: bool) -> None:
         """Store an edited list (``exists``: it was loaded, not made new)."""
+        ...
+
+    def create_folder(self, parent: ContactFolder, name: str) -> ContactFolder:
+        """A new contacts folder below ``parent`` (a private folder), returned as listed."""
+        ...
+
+    def matching_records(self, folders: Sequence[ContactFolder]) -> Iterator[dict[str, Any]]:
+        """Every contact of ``folders`` as the part of a ``contacts`` record matching reads (id,
+        names, company, file-as, e-mails, phones, categories, last modified, sell_link); read
+        a page at a time, never the whole mailbox at once."""
+        ...
+
+    def find_by_categories(
+        self, folders: Sequence[ContactFolder], names: Sequence[str]
+    ) -> list[Item]:
+        """Items of ``folders`` carrying any of ``names`` (case-insensitive), with their
+        categories, ready for ``set_item_categories`` and ``update``."""
         ...
 
     # -- items: made, changed and read only through these ----------------------------------

@@ -22,7 +22,7 @@ from exchange_mailbox.ews import EwsMailbox
 from exchange_mailbox.graph import GraphMailbox
 from exchange_mailbox.graph.contact_json import GraphContact
 from exchange_mailbox.graph.errors import GraphError
-from exchange_mailbox.interface import ForeignIdError, Mailbox, id_protocol
+from exchange_mailbox.interface import FolderRefusedError, ForeignIdError, Mailbox, id_protocol
 from exchangelib import Contact
 from exchangelib.indexed_properties import EmailAddress, PhoneNumber
 from sandbox_common.process import SandboxProcess, running_sandbox
@@ -533,3 +533,58 @@ def test_graph_contact_items_round_trip_without_a_server() -> None:
     record = item.record()
     assert record["phone_numbers"] == {"BusinessPhone": "+1 9", "BusinessPhone2": "+1 2"}
     assert record["email_address_1"] is None
+
+
+@pytest.mark.spec("S4.1", "S13.1")
+def test_matching_records_and_category_search_agree_over_both(sandbox, graph, ews):
+    """What a target matches on and re-tags by, read over Graph as over EWS."""
+
+    def comparable(records):
+        return Counter(
+            json.dumps({k: v for k, v in r.items() if k != "id"}, sort_keys=True) for r in records
+        )
+
+    over_graph = list(graph.matching_records(graph.private_folders()))
+    over_ews = list(ews.matching_records(ews.private_folders()))
+    assert len(over_graph) == len(over_ews) > 10
+    keys = set(over_ews[0])
+    assert comparable({k: r.get(k) for k in keys} for r in over_graph) == comparable(over_ews)
+    tagged_graph = graph.find_by_categories(graph.private_folders(), ["vip"])
+    tagged_ews = ews.find_by_categories(ews.private_folders(), ["VIP"])
+    assert len(tagged_graph) == len(tagged_ews) > 0
+    assert all("VIP" in graph.item_categories(item) for item in tagged_graph)
+
+
+@pytest.mark.spec("S1.3")
+def test_folders_are_created_below_contacts_and_below_a_subfolder(sandbox, graph, ews):
+    marker = uuid.uuid4().hex[:6]
+    root = graph.private_folders()[0]
+    top = graph.create_folder(root, f"Sell {marker}")
+    below = graph.create_folder(top, "Leads")
+    assert (top.path, below.path) == (f"Contacts/Sell {marker}", f"Contacts/Sell {marker}/Leads")
+    assert {f"Contacts/Sell {marker}", f"Contacts/Sell {marker}/Leads"} <= {
+        f.path for f in GraphMailbox(graph_config(sandbox)).private_folders()
+    }
+    item = graph.new_item(below.folder)
+    graph.apply_fields(item, {"given_name": "In", "surname": marker})
+    assert graph.create(below.folder, [("k", item)])["k"].kind == "ok"
+    assert [f.path for f in ews.private_folders() if f.path.endswith(marker + "/Leads")]
+    with pytest.raises(FolderRefusedError):
+        graph.create_folder(root, f"Sell {marker}")  # the name is taken
+
+
+@pytest.mark.spec("S3.1")
+def test_category_lists_remove_and_set_guid_over_both(sandbox, graph, ews):
+    marker = uuid.uuid4().hex[:6]
+    over_ews = ews.load_master_categories() or ews.new_master_categories()
+    over_ews.add(f"Guided {marker}", color=2)
+    guid = "{" + str(uuid.uuid4()) + "}"
+    assert over_ews.set_guid(f"Guided {marker}", guid)
+    assert not over_ews.set_guid(f"Guided {marker}", guid)
+    ews.save_master_categories(over_ews, exists=True)
+    over_graph = graph.load_master_categories()
+    assert not over_graph.set_guid(f"Guided {marker}", guid)  # Graph assigns ids itself
+    assert over_graph.remove(guid)
+    assert not over_graph.remove(guid)
+    graph.save_master_categories(over_graph, exists=True)
+    assert f"Guided {marker}" not in {c.name for c in ews.master_categories()}

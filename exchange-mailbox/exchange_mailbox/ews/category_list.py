@@ -148,6 +148,23 @@ class CategoryList:
             self.touch()
         return old
 
+    def remove(self, guid: str) -> bool:
+        element = self.find_guid(guid)
+        if element is None:
+            return False
+        self.root.remove(element)
+        self.touch()
+        return True
+
+    def set_guid(self, name: str, guid: str) -> bool:
+        """Give the category ``name`` this GUID (one made by hand gets our stable one)."""
+        element = self.find(name)
+        if element is None or (element.get("guid") or "").casefold() == guid.casefold():
+            return False
+        element.set("guid", guid)
+        self.touch()
+        return True
+
     def set_color(self, name: str, color: int) -> bool:
         element = self.find(name)
         if element is None or element.get("color") == str(color):

@@ -13,12 +13,20 @@ from __future__ import annotations
 from typing import Any
 
 from exchangelib import DEEP, Account
+from exchangelib.errors import ResponseMessageError
 from exchangelib.folders import Contacts, SingleFolderQuerySet
+from exchangelib.properties import FolderId
+from exchangelib.services import CreateFolder
 
 from ..folder_scope import SYSTEM_FOLDER_NAMES, is_private_folder_name
-from ..interface import ContactFolder
+from ..interface import ContactFolder, FolderRefusedError
 
-__all__ = ["SYSTEM_FOLDER_NAMES", "is_private_contact_folder", "private_contact_folders"]
+__all__ = [
+    "SYSTEM_FOLDER_NAMES",
+    "create_contact_folder",
+    "is_private_contact_folder",
+    "private_contact_folders",
+]
 
 CONTACT_FOLDER_CLASS = "IPF.Contact"
 
@@ -76,3 +84,26 @@ def private_contact_folders(account: Account) -> list[ContactFolder]:
             result.append(child)
             queue.append(child)
     return result
+
+
+def create_contact_folder(account: Account, parent: ContactFolder, name: str) -> ContactFolder:
+    """A contacts folder below ``parent`` (one CreateFolder). Not ``Folder.save()``: that also
+    puts the folder in exchangelib's root cache, whose first use walks the whole mailbox
+    (GetFolder of every distinguished folder, FindFolder Deep on the root, GetFolder of every
+    folder found) - system folders and Recoverable Items included."""
+    request = Contacts(parent=parent.folder, name=name)
+    try:
+        new = CreateFolder(account=account).get(parent_folder=parent.folder, folders=[request])
+    except ResponseMessageError as exc:
+        raise FolderRefusedError(type(exc).__name__) from exc
+    folder = Contacts(
+        parent=parent.folder, name=name, _id=FolderId(id=new.id, changekey=new.changekey)
+    )
+    return ContactFolder(
+        id=new.id,
+        name=name,
+        path=f"{parent.path}/{name}",
+        parent_id=parent.id,
+        total_count=0,
+        folder=folder,
+    )

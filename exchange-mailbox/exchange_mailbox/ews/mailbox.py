@@ -6,17 +6,18 @@ instance, and hands batched reads and writes to ``contact_reader`` and ``writer`
 
 from __future__ import annotations
 
-from collections.abc import Collection, Hashable, Mapping, Sequence
+from collections.abc import Collection, Hashable, Iterator, Mapping, Sequence
 from typing import Any
 
 from exchangelib import Account, Contact
+from exchangelib.folders import FolderCollection
 
 from ..interface import Category, ContactFolder, ContactScope, Item, MasterCategoryList, Outcome
 from ..settings import ExchangeSettings
 from . import connection, contact_fields, contact_search, link_property, master_categories, records
 from .category_list import CategoryList
 from .contact_reader import FolderSync
-from .folders import private_contact_folders
+from .folders import create_contact_folder, private_contact_folders
 from .writer import EwsWriter
 
 
@@ -76,11 +77,39 @@ class EwsMailbox:
     def load_master_categories(self) -> CategoryList | None:
         return master_categories.load(self.account)
 
+    def new_master_categories(self) -> CategoryList:
+        return CategoryList.empty()
+
     def save_master_categories(self, categories: MasterCategoryList, *, exists: bool) -> None:
         if not isinstance(categories, CategoryList):
             msg = f"EWS saves the list it loaded or made, not a {type(categories).__name__}"
             raise TypeError(msg)
         master_categories.save(self.account, categories, exists=exists)
+
+    def create_folder(self, parent: ContactFolder, name: str) -> ContactFolder:
+        folder = create_contact_folder(self.account, parent, name)
+        if self._folders is not None:
+            self._folders.append(folder)
+        return folder
+
+    def matching_records(self, folders: Sequence[ContactFolder]) -> Iterator[dict[str, Any]]:
+        """One FindItem per 1,000 contacts, only the matching fields; lists are skipped."""
+        collection = FolderCollection(account=self.account, folders=[f.folder for f in folders])
+        for item in collection.all().only(*records.MATCHING_FIELDS):
+            if isinstance(item, Contact):
+                yield records.matching_record(item)
+
+    def find_by_categories(
+        self, folders: Sequence[ContactFolder], names: Sequence[str]
+    ) -> list[Contact]:
+        """One restricted FindItem (``item:Categories`` matches when any value does)."""
+        if not folders or not names:
+            return []
+        collection = FolderCollection(account=self.account, folders=[f.folder for f in folders])
+        query = collection.filter(categories__contains=list(names)).only(
+            "categories", "display_name"
+        )
+        return [item for item in query if isinstance(item, Contact)]
 
     # -- items -------------------------------------------------------------------------------
     def new_item(self, folder: Any = None) -> Contact:

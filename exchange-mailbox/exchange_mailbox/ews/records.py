@@ -26,6 +26,7 @@ __all__ = [
     "deletion_record",
     "is_deletion",
     "iso",
+    "matching_record",
 ]
 
 PHONE_LABELS: tuple[str, ...] = tuple(PhoneNumber.LABEL_CHOICES)
@@ -172,3 +173,36 @@ def contact_to_record(contact: Contact, *, folder_id: str, folder_path: str) -> 
     record["last_modified_time"] = iso(contact.last_modified_time)
     record["sell_link"] = _text(getattr(contact, link_property.FIELD_NAME, None))
     return record
+
+
+MATCHING_FIELDS: tuple[str, ...] = (
+    "given_name",
+    "surname",
+    "display_name",
+    "company_name",
+    "file_as",
+    "email_addresses",
+    "phone_numbers",
+    "categories",
+    "last_modified_time",
+    link_property.FIELD_NAME,
+)
+"""What ``matching_record`` reads: the fields S4 matches on, and the link."""
+
+
+def matching_record(contact: Contact) -> dict[str, Any]:
+    """The part of a ``contacts`` record matching reads (``MATCHING_FIELDS`` fetched)."""
+    emails = {e.label: _text(e.email) for e in contact.email_addresses or ()}
+    return {
+        "id": contact.id,
+        "given_name": _text(contact.given_name),
+        "surname": _text(contact.surname),
+        "display_name": _text(contact.display_name),
+        "company_name": _text(contact.company_name),
+        "file_as": _text(contact.file_as),
+        **{f"email_address_{n}": emails.get(f"EmailAddress{n}") for n in (1, 2, 3)},
+        "phone_numbers": _phones(contact.phone_numbers),
+        "categories": [c for c in (contact.categories or []) if _text(c)],
+        "last_modified_time": iso(contact.last_modified_time),
+        "sell_link": _text(getattr(contact, link_property.FIELD_NAME, None)),
+    }

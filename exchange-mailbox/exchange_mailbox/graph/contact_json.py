@@ -61,6 +61,27 @@ SELECT_FIELDS: tuple[str, ...] = (
 """What a read asks for: the record's fields and the item's version, nothing else."""
 
 SELECT = ",".join(SELECT_FIELDS)
+MATCHING_SELECT = ",".join(
+    (
+        "id",
+        "parentFolderId",
+        "lastModifiedDateTime",
+        "categories",
+        "givenName",
+        "surname",
+        "displayName",
+        "fileAs",
+        "companyName",
+        "emailAddresses",
+        "primaryEmailAddress",
+        "secondaryEmailAddress",
+        "tertiaryEmailAddress",
+        "businessPhones",
+        "homePhones",
+        "mobilePhone",
+    )
+)
+"""What a matching pass asks for (``Mailbox.matching_records``)."""
 
 # record key → Graph property, for the plain text fields (as ``ews.records.TEXT_FIELDS``).
 TEXT_FIELDS: dict[str, str] = {

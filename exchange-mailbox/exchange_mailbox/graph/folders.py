@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..folder_scope import is_private_folder_name
-from ..interface import ContactFolder
+from ..interface import ContactFolder, FolderRefusedError
 from . import batch
 from .batch import SubRequest, SubResponse
 from .errors import GraphError
@@ -150,3 +150,27 @@ def _default_id(
         return str(contact["parentFolderId"])
     msg = "cannot find the default Contacts folder of the mailbox"
     raise GraphError(404, "ErrorItemNotFound", msg)
+
+
+def create_folder(transport: GraphTransport, parent: ContactFolder, name: str) -> ContactFolder:
+    """POST a folder below ``parent``: ``contactFolders`` under the default folder, else the
+    parent's ``childFolders``."""
+    if parent.parent_id is None:
+        path = f"{transport.user}/contactFolders"
+    else:
+        path = f"{folder_path(transport, parent.id)}/childFolders"
+    try:
+        body = transport.call("POST", path, json={"displayName": name})
+    except GraphError as exc:
+        if exc.status in (401, 403):
+            raise
+        raise FolderRefusedError(f"{exc.code}: {exc.message}") from exc
+    folder_id = str(body["id"])
+    return ContactFolder(
+        id=folder_id,
+        name=name,
+        path=f"{parent.path}/{name}",
+        parent_id=parent.id,
+        total_count=0,
+        folder=GraphFolder(folder_id, folder_path(transport, folder_id)),
+    )

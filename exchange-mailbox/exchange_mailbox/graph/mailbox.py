@@ -133,6 +133,9 @@ class GraphMailbox:
     def load_master_categories(self) -> GraphCategoryList:
         return self._call(lambda: master_categories.load(self.transport), "categories")
 
+    def new_master_categories(self) -> GraphCategoryList:
+        return GraphCategoryList(entries=[])
+
     def save_master_categories(self, categories: MasterCategoryList, *, exists: bool) -> None:
         if not isinstance(categories, GraphCategoryList):
             msg = f"Graph saves the list it loaded, not a {type(categories).__name__}"
@@ -140,6 +143,47 @@ class GraphMailbox:
         self._call(
             lambda: master_categories.save(self.transport, categories), "categories", write=True
         )
+
+    def create_folder(self, parent: ContactFolder, name: str) -> ContactFolder:
+        folder = self._call(lambda: folders.create_folder(self.transport, parent, name), write=True)
+        if self._folders is not None:
+            self._folders.append(folder)
+        return folder
+
+    def _listed(
+        self, folders_in: Sequence[ContactFolder], params: Mapping[str, str]
+    ) -> Iterator[dict[str, Any]]:
+        with self._explained():
+            for folder in folders_in:
+                path = f"{self.transport.user}/contactFolders/{folder.id}/contacts"
+                yield from self.transport.items(path, {**params, "$top": str(CATEGORY_PAGE)})
+
+    def matching_records(self, folders: Sequence[ContactFolder]) -> Iterator[dict[str, Any]]:
+        """Each folder listed 1,000 contacts a page, the matching fields and the link."""
+        by_id = {f.id: f for f in folders}
+        params = {"$select": contact_json.MATCHING_SELECT, "$expand": contact_json.EXPAND}
+        for contact in self._listed(folders, params):
+            folder = by_id.get(str(contact.get("parentFolderId")))
+            yield contact_json.contact_to_record(
+                contact,
+                folder_id=folder.id if folder else "",
+                folder_path=folder.path if folder else "",
+            )
+
+    def find_by_categories(
+        self, folders: Sequence[ContactFolder], names: Sequence[str]
+    ) -> list[GraphContact]:
+        """Graph filters contacts by no category: the folders' categories are listed (1,000 a
+        page, ids and categories only) and filtered here, case-insensitively as Outlook does."""
+        wanted = {n.casefold() for n in names}
+        if not wanted:
+            return []
+        params = {"$select": "id,changeKey,parentFolderId,categories"}
+        return [
+            GraphContact.from_json(contact)
+            for contact in self._listed(folders, params)
+            if wanted & {str(c).casefold() for c in contact.get("categories") or ()}
+        ]
 
     # -- items -------------------------------------------------------------------------------
     def new_item(self, folder: ContactFolder | GraphFolder | None = None) -> GraphContact:

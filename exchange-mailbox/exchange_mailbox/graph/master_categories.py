@@ -80,7 +80,18 @@ class GraphCategoryList:
         self.creates.append(entry)
         return entry
 
-    def remove(self, entry: GraphCategory) -> None:
+    def remove(self, guid: str) -> bool:
+        entry = self.find_guid(guid)
+        if entry is None:
+            return False
+        self._drop(entry)
+        return True
+
+    def set_guid(self, name: str, guid: str) -> bool:
+        """Graph assigns a category's id itself: nothing to change."""
+        return False
+
+    def _drop(self, entry: GraphCategory) -> None:
         self.entries.remove(entry)
         if entry.id is None:
             self.creates.remove(entry)
@@ -95,7 +106,7 @@ class GraphCategoryList:
         if entry is None:
             return None
         if entry.name != new_name:
-            self.remove(entry)
+            self._drop(entry)
             self.add(new_name, color=entry.color)
         return entry.name
 
