@@ -16,7 +16,7 @@ export MELTANO_CLI_DISABLE_VERSION_CHECK := true
 export MELTANO_SEND_ANONYMOUS_USAGE_STATS := false
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup orchestration-setup test lint unit demo bench clean orchestrate catalogs
+.PHONY: setup orchestration-setup test lint unit demo bench clean orchestrate catalogs readme
 
 # Idempotent: re-running reinstalls only what changed (pip) and refreshes the plugin venvs.
 setup:
@@ -51,6 +51,14 @@ test: $(STAMP) lint
 	$(ORCH_VENV)/bin/pytest orchestration/tests -q -p no:cacheprovider
 	$(VENV)/bin/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
+# The fast in-memory tests (~300, well under a minute): none marked e2e, slow, postgres or
+# subprocess, and one that starts a process anyway fails (conftest.py, --unit). pytest's exit 5
+# (nothing selected) fails too, saying so.
+unit: $(STAMP)
+	@$(VENV)/bin/pytest --unit -n 2 -q $(PYTEST_ARGS); status=$$?; \
+	if [ $$status -eq 5 ]; then echo "make unit: no test selected (pytest exit 5)" >&2; fi; \
+	exit $$status
+
 clean:
 	rm -rf $(VENV) $(ORCH_VENV) .meltano .pytest_cache .hypothesis
 
@@ -62,9 +70,11 @@ demo: $(STAMP)
 catalogs: $(STAMP)
 	$(PY) tools/prod_catalogs.py
 
-# Refresh README's settings tables from each plugin's --about output.
+# Refresh README's settings tables (each plugin's --about) and its list of SPEC rules with the
+# tests that pin each one (@pytest.mark.spec).
 readme: $(STAMP)
 	$(PY) tools/readme_settings.py
+	$(PY) tools/readme_rules.py
 
 # Every benchmark's table (not part of `make test`; ~50 min, 38 of them the 100,000-contact
 # sync). BENCH_ARGS passes options to benchmarks/run_all.py, e.g.

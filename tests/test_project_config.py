@@ -17,6 +17,8 @@ import yaml
 
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.subprocess
+
 PLUGINS = ("tap-exchange-contacts", "tap-sell", "target-sell-contacts", "target-exchange")
 SDK_BUILTINS = {
     "stream_maps",

@@ -34,6 +34,7 @@ def committed_files() -> list[Path]:
     return [ROOT / name for name in out.split("\0") if name]
 
 
+@pytest.mark.subprocess
 def test_no_committed_file_names_a_path_of_this_machine():
     needles = machine_paths()
     offenders = []

@@ -45,6 +45,7 @@ emails = st.one_of(
 
 
 # -- normalisation --------------------------------------------------------------------------------
+@pytest.mark.spec("S4.1")
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [(None, None), ("", None), ("   ", None), (" e\u0301 ", "\u00e9"), ("a\r\nb\rc", "a\nb\nc")],
@@ -53,6 +54,7 @@ def test_normalize_text(raw: str | None, expected: str | None) -> None:
     assert normalize_text(raw) == expected
 
 
+@pytest.mark.spec("S4.1")
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
@@ -67,29 +69,34 @@ def test_normalize_phone(raw: str, expected: str | None) -> None:
     assert normalize_phone(raw, "US") == expected
 
 
+@pytest.mark.spec("S4.1")
 def test_phone_region_setting_changes_the_reading() -> None:
     assert normalize_phone("020 7946 0958", "GB") == "+442079460958"
     assert normalize_phone("020 7946 0958", "US") == "020 7946 0958"
 
 
+@pytest.mark.spec("S7.1")
 @given(texts)
 def test_text_normalisation_is_idempotent(value: str | None) -> None:
     once = normalize_text(value)
     assert normalize_text(once) == once
 
 
+@pytest.mark.spec("S7.1")
 @given(emails)
 def test_email_normalisation_is_idempotent(value: str | None) -> None:
     once = normalize_email(value)
     assert normalize_email(once) == once
 
 
+@pytest.mark.spec("S7.1")
 @given(phones)
 def test_phone_normalisation_is_idempotent(value: str | None) -> None:
     once = normalize_phone(value)
     assert normalize_phone(once) == once
 
 
+@pytest.mark.spec("S8")
 def test_invalid_email_is_kept_and_reported() -> None:
     c = from_exchange({"surname": "X", "email_address_1": " Bad@@Example.com "})
     assert c.email == "bad@@example.com"
@@ -98,6 +105,7 @@ def test_invalid_email_is_kept_and_reported() -> None:
 
 
 # -- fingerprint -----------------------------------------------------------------------------------
+@pytest.mark.spec("S7.1")
 @given(st.dictionaries(st.sampled_from(MAPPED_FIELDS), texts), st.randoms())
 def test_fingerprint_ignores_key_order(values: dict[str, Any], rnd: Any) -> None:
     items = list(values.items())
@@ -105,6 +113,7 @@ def test_fingerprint_ignores_key_order(values: dict[str, Any], rnd: Any) -> None
     assert fingerprint(dict(items)) == fingerprint(values)
 
 
+@pytest.mark.spec("S7.1")
 def test_fingerprint_sees_every_mapped_field_and_phone_format_not() -> None:
     base = {f: f"v-{f}" for f in MAPPED_FIELDS}
     prints = {fingerprint({**base, f: "other"}) for f in MAPPED_FIELDS}
@@ -192,6 +201,7 @@ exchange_records = st.fixed_dictionaries(
 )
 
 
+@pytest.mark.spec("S8", "S7.1")
 @FAST
 @given(exchange_records)
 def test_exchange_round_trip_is_stable(record: dict[str, Any]) -> None:
@@ -203,6 +213,7 @@ def test_exchange_round_trip_is_stable(record: dict[str, Any]) -> None:
     assert again.match_emails == first.match_emails
 
 
+@pytest.mark.spec("S8")
 def test_exchange_map_reads_every_field() -> None:
     record = {
         "id": "AAMk=",
@@ -251,6 +262,7 @@ def test_exchange_map_reads_every_field() -> None:
     assert not c.is_organization
 
 
+@pytest.mark.spec("S8")
 @pytest.mark.parametrize(
     ("record", "is_org"),
     [
@@ -265,6 +277,7 @@ def test_exchange_organisation_rule(record: dict[str, Any], is_org: bool) -> Non
     assert from_exchange(record).is_organization is is_org
 
 
+@pytest.mark.spec("S8", "S5.4")
 def test_to_exchange_fields_partial_and_owned_labels_only() -> None:
     c = from_exchange(
         {"given_name": "Ann", "surname": "Lee", "phone_numbers": {"MobilePhone": "2025550199"}}
@@ -279,6 +292,7 @@ def test_to_exchange_fields_partial_and_owned_labels_only() -> None:
     assert full["physical_addresses"] == {"Business": None}
 
 
+@pytest.mark.spec("S8", "S5.4")
 def test_merge_indexed_keeps_labels_the_sync_does_not_own() -> None:
     existing = [
         {"label": "EmailAddress1", "email": "old@x.com"},
@@ -342,6 +356,7 @@ def sell_after_create(record: dict[str, Any], c: Canonical) -> dict[str, Any]:
     return stored
 
 
+@pytest.mark.spec("S8", "S7.1")
 @FAST
 @given(sell_contacts)
 def test_sell_contact_round_trip_is_stable(record: dict[str, Any]) -> None:
@@ -352,6 +367,7 @@ def test_sell_contact_round_trip_is_stable(record: dict[str, Any]) -> None:
     assert again.unmapped == first.unmapped
 
 
+@pytest.mark.spec("S8", "S7.1")
 @FAST
 @given(sell_leads)
 def test_sell_lead_round_trip_is_stable(record: dict[str, Any]) -> None:
@@ -361,6 +377,7 @@ def test_sell_lead_round_trip_is_stable(record: dict[str, Any]) -> None:
     assert again.is_organization == first.is_organization
 
 
+@pytest.mark.spec("S8", "S5.4")
 def test_sell_contact_company_comes_from_the_organisation() -> None:
     person = from_sell_contact({"last_name": "Lee", "contact_id": 7}, ORGS)
     assert person.company == "Acme Corp"
@@ -372,6 +389,7 @@ def test_sell_contact_company_comes_from_the_organisation() -> None:
     assert {"company", "first_name", "last_name"} <= org.unmapped
 
 
+@pytest.mark.spec("S8")
 def test_sell_payloads_are_partial() -> None:
     c = from_sell_contact({"last_name": "Lee", "phone": "2025550143", "contact_id": 7}, ORGS)
     assert to_sell_contact_payload(c, ["work_phone"]) == {"phone": "+12025550143"}

@@ -335,6 +335,7 @@ def _writer(db: dict[str, Any], link_id: int, who: int, errors: Any) -> None:
         errors.put(f"{who}: {exc!r}")
 
 
+@pytest.mark.subprocess
 def test_two_concurrent_writer_processes_lose_no_update(
     open_ledger: Callable[..., Ledger], db: dict[str, Any]
 ) -> None:

@@ -24,6 +24,7 @@ def test_unset_or_blank_setting_opens_the_sqlite_file_beside_meltanos_system_dir
             ledger.close()
 
 
+@pytest.mark.spec("S10.3")
 def test_a_missing_driver_names_the_setting_and_the_extra_to_install(monkeypatch):
     # A plugin venv installed without contact-mapping[postgres]: importing psycopg fails.
     monkeypatch.setitem(sys.modules, "psycopg", None)
@@ -38,11 +39,13 @@ def test_a_missing_driver_names_the_setting_and_the_extra_to_install(monkeypatch
     assert isinstance(caught.value, ConfigValidationError)
 
 
+@pytest.mark.spec("S10.3")
 def test_an_unsupported_database_is_refused_when_opened_not_at_the_first_write():
     with pytest.raises(LedgerSetupError, match=r"unsupported ledger database 'mysql' \(use sqlite"):
         open_ledger(f"mysql+pymysql://sync:{SECRET}@db.example/ledger", "acme")
 
 
+@pytest.mark.spec("S10.3", "S11")
 def test_an_unreachable_server_is_reported_without_its_password():
     url = f"postgresql+psycopg://sync:{SECRET}@127.0.0.1:1/ledger?connect_timeout=2"
     with pytest.raises(LedgerSetupError) as caught:
@@ -52,6 +55,7 @@ def test_an_unreachable_server_is_reported_without_its_password():
     assert SECRET not in message
 
 
+@pytest.mark.spec("S10.3", "S11")
 def test_an_unparsable_url_is_not_echoed_back():
     with pytest.raises(LedgerSetupError) as caught:
         open_ledger(f"not a url {SECRET}", "acme")

@@ -42,12 +42,14 @@ times = st.one_of(
 PROPS = settings(max_examples=100, deadline=None)
 
 
+@pytest.mark.spec("S5.1")
 @PROPS
 @given(bases, canonicals, times, times, st.booleans())
 def test_merge_of_two_equal_sides_is_that_side(base, x, xt, st_, first) -> None:
     assert merge(base, x, x, xt, st_, first).values == x.values()
 
 
+@pytest.mark.spec("S5.1")
 @PROPS
 @given(st.fixed_dictionaries(dict.fromkeys(MAPPED_FIELDS, small)), canonicals, times, times)
 def test_merge_takes_the_only_changed_side(base, y, xt, st_) -> None:
@@ -56,6 +58,7 @@ def test_merge_takes_the_only_changed_side(base, y, xt, st_) -> None:
     assert merge(base, y, b, xt, st_).values == y.values()
 
 
+@pytest.mark.spec("S5.1", "S5.2")
 @PROPS
 @given(bases, canonicals, canonicals, times, times, st.booleans())
 def test_merge_is_deterministic_and_picks_only_existing_values(  # noqa: PLR0917
@@ -69,6 +72,7 @@ def test_merge_is_deterministic_and_picks_only_existing_values(  # noqa: PLR0917
     assert len(one.overwritten) == len(one.conflicts)
 
 
+@pytest.mark.spec("S5.2")
 def test_formatter_one_line_per_value_and_no_repeats() -> None:
     result = merge(
         {"title": "A", "notes": "x"},
@@ -238,6 +242,7 @@ def world(tmp_path: Path) -> World:
         yield World(ledger)
 
 
+@pytest.mark.spec("S5.1", "S7.1")
 def test_cycle_edits_on_both_sides_converge_then_nothing_is_written(world: World) -> None:
     world.user_edits_exchange(job_title="CTO")  # field a, Exchange
     world.user_edits_sell(mobile="+1 202 555 0199")  # field b, Sell
@@ -253,6 +258,7 @@ def test_cycle_edits_on_both_sides_converge_then_nothing_is_written(world: World
     assert world.writes == {"exchange": 1, "sell": 1}
 
 
+@pytest.mark.spec("S5.2", "S7.1")
 def test_cycle_conflict_is_decided_once_and_loser_kept_in_sell(world: World) -> None:
     world.user_edits_exchange(job_title="CTO")
     world.user_edits_sell(title="VP")  # later: Sell wins
@@ -267,6 +273,7 @@ def test_cycle_conflict_is_decided_once_and_loser_kept_in_sell(world: World) -> 
     assert world.sell["custom_fields"]["Overwritten values"] == kept
 
 
+@pytest.mark.spec("S5.1", "S7.1")
 def test_cycle_starting_with_sell_direction_also_converges(world: World) -> None:
     world.user_edits_exchange(job_title="CTO")
     world.user_edits_sell(mobile="2025550199")
@@ -281,6 +288,7 @@ def test_cycle_starting_with_sell_direction_also_converges(world: World) -> None
     assert world.writes == writes
 
 
+@pytest.mark.spec("S7.2")
 def test_replayed_record_is_skipped_unchanged(world: World) -> None:
     assert world.run_exchange_to_sell() == "skip_unchanged"
     assert world.run_sell_to_exchange() == "skip_unchanged"
@@ -292,6 +300,7 @@ def _link(**snap: Any) -> Link:
     return Link(1, "AAMk1", "contact", 7, "active", Snapshot(**snap))
 
 
+@pytest.mark.spec("S6", "S7.1", "S10.1")
 def test_plan_write_cases() -> None:
     c = Canonical(last_name="Lee", title="CTO", unmapped=frozenset({"display_name"}))
     same = c.values()
@@ -316,6 +325,7 @@ def test_plan_write_cases() -> None:
     assert plan_write(new_link, "exchange", c).action == Action.FETCH_AND_MERGE
 
 
+@pytest.mark.spec("S7.2")
 def test_plan_write_skips_late_replays_of_older_versions() -> None:
     """S7.2: a record older than the version the ledger last saw would undo newer values."""
     old = Canonical(last_name="Lee", title="CTO")
@@ -341,6 +351,7 @@ def test_plan_write_skips_late_replays_of_older_versions() -> None:
     assert plan_write(link, "exchange", old).action == Action.FETCH_AND_MERGE
 
 
+@pytest.mark.spec("S7.2")
 def test_plan_write_skips_a_late_replay_of_the_version_our_write_replaced() -> None:
     """S7.2: the replaced version is not older by its time, so its marker identifies it."""
     before = Canonical(last_name="Lee", title="CTO")

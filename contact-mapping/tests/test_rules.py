@@ -71,6 +71,7 @@ S2_ROWS = [
 ]
 
 
+@pytest.mark.spec("S2")
 @pytest.mark.parametrize(
     ("rule", "kind", "record", "expected"), S2_ROWS, ids=[r[0] for r in S2_ROWS]
 )
@@ -78,6 +79,7 @@ def test_s2_categories(rule: str, kind: str, record: dict, expected: set[str]) -
     assert sell_categories(record, kind) == expected  # type: ignore[arg-type]
 
 
+@pytest.mark.spec("S2")
 def test_s2_recomputed_keeps_user_categories_and_drops_stale_sell_ones() -> None:
     existing = ["VIP", "Sell Current Prospect", "Family", "Sell Person"]
     now = sell_categories({"is_organization": False, "customer_status": "current"}, "contact")
@@ -95,6 +97,7 @@ def test_s2_recomputed_keeps_user_categories_and_drops_stale_sell_ones() -> None
         merge_categories([], {"VIP"})
 
 
+@pytest.mark.spec("S3.1", "S3.2")
 def test_s3_guids_and_colours_are_fixed() -> None:
     assert set(CATEGORY_COLOURS) == set(SELL_CATEGORIES)
     assert all(-1 <= c <= 24 for c in CATEGORY_COLOURS.values())
@@ -231,6 +234,7 @@ S4_ROWS: list[tuple[str, Canonical, list[Candidate], Any, str | None, list[Any]]
 ]
 
 
+@pytest.mark.spec("S4.1", "S4.2")
 @pytest.mark.parametrize(
     ("rule", "incoming", "candidates", "winner", "how", "alternatives"),
     S4_ROWS,
@@ -270,6 +274,7 @@ def test_the_index_keeps_no_canonical_form_once_the_keys_are_filed() -> None:
     assert found.candidate.updated_at.isoformat() == "2024-05-01T10:00:00+00:00"
 
 
+@pytest.mark.spec("S4.2")
 def test_s4_2_one_to_one_a_claimed_candidate_is_not_offered_again() -> None:
     index = MatchIndex.build([Candidate("sell-1", sell(last_name="Lee", email="ann@x.com"))])
     first = index.match(ex(surname="Lee", email_address_1="ann@x.com"))
@@ -281,6 +286,7 @@ def test_s4_2_one_to_one_a_claimed_candidate_is_not_offered_again() -> None:
     assert len(index) == 0
 
 
+@pytest.mark.spec("S4.2")
 def test_s4_2_tie_on_update_time_is_deterministic() -> None:
     cands = [Candidate(i, sell(last_name="Lee", email="a@x.com"), T1) for i in (3, 1, 2)]
     winners = {
@@ -290,6 +296,7 @@ def test_s4_2_tie_on_update_time_is_deterministic() -> None:
     assert winners == {1}
 
 
+@pytest.mark.spec("S4.3")
 def test_s4_3_exchange_duplicates_first_links_others_are_created() -> None:
     """Two Exchange duplicates, one Sell record: the first links, the second gets no match."""
     index = MatchIndex.build([Candidate(("contact", 5), sell(last_name="Lee", email="ann@x.com"))])
@@ -301,6 +308,7 @@ def test_s4_3_exchange_duplicates_first_links_others_are_created() -> None:
     assert outcomes[1] is None  # → becomes its own Sell contact
 
 
+@pytest.mark.spec("S4.1")
 def test_s4_leads_match_like_contacts() -> None:
     lead = from_sell_lead({"first_name": "Ann", "last_name": "Lee", "email": "ANN@x.com"})
     index = MatchIndex.build([Candidate(("lead", 9), lead)])
@@ -450,6 +458,7 @@ S5_ROWS: list[tuple[str, Any, dict, dict, str, str, bool, dict, dict]] = [
 ]
 
 
+@pytest.mark.spec("S5.1", "S5.2", "S5.3")
 @pytest.mark.parametrize(
     ("rule", "base", "x", "s", "xt", "st", "first", "expected", "decisions"),
     S5_ROWS,
@@ -473,6 +482,7 @@ def test_s5_merge(  # noqa: PLR0917 - one argument per table column
         assert result.decisions[field] == decision, field
 
 
+@pytest.mark.spec("S5.2")
 def test_s5_2_losing_value_is_kept_with_time_and_origin() -> None:
     result = merge({"title": "A"}, person(title="B"), person(title="C"), EARLY, LATE)
     (lost,) = result.overwritten
@@ -485,6 +495,7 @@ def test_s5_2_losing_value_is_kept_with_time_and_origin() -> None:
     assert flipped.overwritten[0].value == "C"
 
 
+@pytest.mark.spec("S5.4")
 def test_s5_4_fields_without_counterpart_are_never_cleared() -> None:
     """A Sell organisation has no employer; the Exchange company stays, unchanged."""
     exchange = from_exchange(

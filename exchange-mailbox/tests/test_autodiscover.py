@@ -21,6 +21,8 @@ from exchangelib.autodiscover.discovery import Autodiscovery
 from sandbox_common.names import DnsStub, map_https
 from sandbox_common.process import SandboxProcess, running_sandbox
 
+pytestmark = pytest.mark.subprocess
+
 DOMAIN = "contoso.test"
 HOST = f"autodiscover.{DOMAIN}"
 ADDRESS = f"ada@{DOMAIN}"

@@ -31,6 +31,7 @@ def canonical(data: bytes) -> bytes:
     return etree.tostring(etree.fromstring(data))
 
 
+@pytest.mark.spec("S3.1")
 def test_parse_reads_name_color_guid() -> None:
     cats = CategoryList.parse(STORED).categories()
     assert [(c.name, c.color, c.guid) for c in cats] == [
@@ -40,10 +41,12 @@ def test_parse_reads_name_color_guid() -> None:
     ]
 
 
+@pytest.mark.spec("S3.1")
 def test_round_trip_without_edits_is_identical() -> None:
     assert canonical(CategoryList.parse(STORED).to_bytes()) == canonical(STORED)
 
 
+@pytest.mark.spec("S3.1", "S3.2")
 def test_add_and_rename_keep_unknown_attributes_and_elements() -> None:
     cl = CategoryList.parse(STORED)
     new = cl.add("Sell Lead", color=7)
@@ -75,6 +78,7 @@ def test_add_and_rename_keep_unknown_attributes_and_elements() -> None:
     assert found.get("name") == "Sell Lead"
 
 
+@pytest.mark.spec("S3.1")
 def test_add_refuses_duplicates_case_insensitively_and_bad_guids() -> None:
     cl = CategoryList.parse(STORED)
     with pytest.raises(ValueError, match="already exists"):
@@ -83,6 +87,7 @@ def test_add_refuses_duplicates_case_insensitively_and_bad_guids() -> None:
         cl.add("Other", guid="not-a-guid")
 
 
+@pytest.mark.spec("S3.1")
 def test_empty_list_serialises_in_outlook_format() -> None:
     cl = CategoryList.empty()
     cl.add("VIP", color=3)
@@ -93,6 +98,7 @@ def test_empty_list_serialises_in_outlook_format() -> None:
     assert CategoryList.parse(cl.to_bytes()).names() == ["VIP"]
 
 
+@pytest.mark.spec("S3.1")
 def test_stable_guid_and_time_format() -> None:
     assert stable_guid("Sell Person") == stable_guid("Sell Person")
     assert stable_guid("Sell Person") != stable_guid("Sell Company")

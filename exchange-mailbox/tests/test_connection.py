@@ -94,6 +94,7 @@ def debug_logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     return caplog
 
 
+@pytest.mark.spec("S10.3", "S11")
 def test_bad_credentials_name_password_without_leaking(debug_logs) -> None:
     with serve() as url:
         started = time.monotonic()
@@ -108,6 +109,7 @@ def test_bad_credentials_name_password_without_leaking(debug_logs) -> None:
     assert any("POST" in r.getMessage() or "Request" in r.getMessage() for r in debug_logs.records)
 
 
+@pytest.mark.spec("S10.3", "S11")
 def test_bad_token_names_access_token(debug_logs) -> None:
     cfg = config("", auth_type="oauth2", password=None, access_token=TOKEN)
     with serve() as url:
@@ -119,6 +121,7 @@ def test_bad_token_names_access_token(debug_logs) -> None:
     assert_no_secret(debug_logs.text)
 
 
+@pytest.mark.spec("S10.3")
 def test_unreachable_server_names_the_endpoint_setting() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -133,6 +136,8 @@ def test_unreachable_server_names_the_endpoint_setting() -> None:
     assert_no_secret(str(info.value))
 
 
+@pytest.mark.subprocess
+@pytest.mark.spec("S10.3", "S11")
 def test_untrusted_certificate_is_a_tls_error_naming_ca_bundle(self_signed) -> None:
     cert, key = self_signed
     tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -151,6 +156,7 @@ def test_untrusted_certificate_is_a_tls_error_naming_ca_bundle(self_signed) -> N
         assert unverified.value.setting == "password"
 
 
+@pytest.mark.spec("S10.2")
 def test_account_is_delegate_with_bounded_fault_tolerance_and_fresh_protocol() -> None:
     url = "http://127.0.0.1:9/EWS/Exchange.asmx"
     first = connection.connect(config(url, retry_max_wait=30), probe=False)

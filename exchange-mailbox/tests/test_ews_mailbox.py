@@ -11,6 +11,8 @@ from exchange_mailbox.interface import Mailbox
 from exchangelib import Contact
 from sandbox_common.process import SandboxProcess, running_sandbox
 
+pytestmark = pytest.mark.subprocess
+
 ADDRESS = "mailbox@example.com"
 PASSWORD = "pw-mailbox"
 
@@ -41,6 +43,7 @@ def _public(cls: type) -> set[str]:
     return {n for n, v in vars(cls).items() if callable(v) and not n.startswith("_")}
 
 
+@pytest.mark.spec("S13.1")
 def test_ews_mailbox_implements_every_method_of_the_interface(mailbox: EwsMailbox) -> None:
     assert isinstance(mailbox, Mailbox)
     for name in _public(Mailbox):

@@ -27,6 +27,8 @@ from exchangelib import Contact
 from exchangelib.indexed_properties import EmailAddress, PhoneNumber
 from sandbox_common.process import SandboxProcess, running_sandbox
 
+pytestmark = pytest.mark.subprocess
+
 ADDRESS, PASSWORD = "graph@example.com", "pw-graph"
 OTHER = "other@example.com"
 TENANT, CLIENT, SECRET = "tenant-g", "client-g", "S3cret~graph-client"
@@ -127,6 +129,7 @@ def _public(cls: type) -> set[str]:
     return {n for n, v in vars(cls).items() if callable(v) and not n.startswith("_")}
 
 
+@pytest.mark.spec("S13.1")
 def test_graph_mailbox_implements_every_method_of_the_interface(graph: GraphMailbox) -> None:
     assert isinstance(graph, Mailbox)
     for name in _public(Mailbox):
@@ -513,6 +516,7 @@ def test_ews_oauth2_client_credentials_come_from_msal(sandbox, caplog):
     assert "Wr0ng~ews-secret" not in caplog.text
 
 
+@pytest.mark.spec("S8", "S13.1")
 def test_graph_contact_items_round_trip_without_a_server() -> None:
     item = GraphContact.from_json(
         {

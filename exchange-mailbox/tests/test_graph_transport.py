@@ -136,7 +136,7 @@ def test_busy_sub_requests_are_busy_outcomes_for_writes(httpserver: HTTPServer) 
         assert request["url"] == "/users/ann@example.com/contactFolders/f1/contacts"
 
 
-@pytest.mark.spec("S13.3", "S5")
+@pytest.mark.spec("S13.3", "S5.1")
 def test_updates_carry_if_match_and_map_412_and_404(httpserver: HTTPServer) -> None:
     log: list[dict[str, Any]] = []
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from exchange_mailbox.ews import link_property
 from exchange_mailbox.ews.records import (
     FETCH_FIELDS,
@@ -60,6 +61,7 @@ def make_contact() -> Contact:
     return contact
 
 
+@pytest.mark.spec("S8")
 def test_contact_to_record_shape_and_values() -> None:
     record = contact_to_record(make_contact(), folder_id="F1", folder_path="Contacts/Clients")
     assert set(record) == RECORD_KEYS
@@ -99,6 +101,7 @@ def test_schema_matches_record_keys_plus_deletion_marker() -> None:
     assert "MobilePhone" in props["phone_numbers"]["properties"]
 
 
+@pytest.mark.spec("S6")
 def test_deletion_record() -> None:
     rec = deletion_record("X", folder_id="F", deleted_at=dt.datetime(2025, 1, 1, tzinfo=dt.UTC))
     assert rec == {"id": "X", "folder_id": "F", "_sdc_deleted_at": "2025-01-01T00:00:00Z"}
@@ -106,6 +109,7 @@ def test_deletion_record() -> None:
     assert not is_deletion({"id": "X"})
 
 
+@pytest.mark.spec("S9")
 def test_fetch_fields_are_only_what_the_record_needs() -> None:
     assert "mime_content" not in FETCH_FIELDS
     assert "attachments" not in FETCH_FIELDS
@@ -114,6 +118,7 @@ def test_fetch_fields_are_only_what_the_record_needs() -> None:
         Contact.get_field_by_fieldname(name)  # raises for an unknown name
 
 
+@pytest.mark.spec("S13.2")
 def test_link_property_is_registered_once_with_fixed_identity() -> None:
     link_property.register()
     link_property.register()
@@ -128,6 +133,7 @@ def test_link_property_is_registered_once_with_fixed_identity() -> None:
     assert "contact:123" in xml
 
 
+@pytest.mark.spec("S13.2")
 def test_link_format_and_parse() -> None:
     assert link_property.format_link("lead", "45") == "lead:45"
     assert link_property.parse_link("contact:123") == ("contact", 123)

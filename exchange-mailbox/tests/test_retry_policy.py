@@ -68,6 +68,7 @@ def back_offs_until_failure(policy: FaultTolerance, clock: FakeClock, seconds: f
     return 1000
 
 
+@pytest.mark.spec("S10.2")
 def test_short_back_offs_are_bounded_in_total_where_fault_tolerance_never_stops(clock) -> None:
     # The gap this policy closes: 200 ms again and again passes FaultTolerance's check for ever.
     assert back_offs_until_failure(FaultTolerance(max_wait=1.0), clock, 0.25) == 1000
@@ -78,6 +79,7 @@ def test_short_back_offs_are_bounded_in_total_where_fault_tolerance_never_stops(
     assert info.value.wait == 2.0
 
 
+@pytest.mark.spec("S10.2")
 def test_an_answer_with_http_200_ends_the_spell(clock) -> None:
     def three_back_offs(policy: SyncRetryPolicy) -> None:
         for _ in range(3):
@@ -95,6 +97,7 @@ def test_an_answer_with_http_200_ends_the_spell(clock) -> None:
     assert back_offs_until_failure(policy, clock, 0.25) == 1
 
 
+@pytest.mark.spec("S10.2")
 def test_one_back_off_longer_than_the_bound_fails_at_once(clock) -> None:
     with pytest.raises(RateLimitError, match="retry_max_wait"):
         SyncRetryPolicy(300.0).back_off(301.0)
@@ -102,6 +105,7 @@ def test_one_back_off_longer_than_the_bound_fails_at_once(clock) -> None:
         SyncRetryPolicy(30.0).back_off(None)  # no hint: exchangelib's 60 s default
 
 
+@pytest.mark.spec("S10.2", "S10.3")
 def test_401_means_bad_credentials_until_the_server_has_accepted_us() -> None:
     policy = SyncRetryPolicy(300.0)
     with pytest.raises(UnauthorizedError):
@@ -111,6 +115,7 @@ def test_401_means_bad_credentials_until_the_server_has_accepted_us() -> None:
         policy.raise_response_errors(response(401))
 
 
+@pytest.mark.spec("S10.2")
 def test_policy_copies_like_exchangelibs_own() -> None:
     # exchangelib's policies and protocols drop their locks for pickling/copying; ours too.
     policy = SyncRetryPolicy(42.0)
@@ -149,6 +154,7 @@ def always_busy() -> Iterator[tuple[str, type[_AlwaysBusy]]]:
         server.server_close()
 
 
+@pytest.mark.spec("S10.2")
 @pytest.mark.timeout(60)  # without the bound the probe retries for ever: fail, do not hang
 def test_connection_probe_against_a_server_that_stays_busy_gives_up_within_the_bound() -> None:
     with always_busy() as (url, handler):

@@ -15,6 +15,7 @@ BASE = {
 }
 
 
+@pytest.mark.spec("S11")
 def test_schema_fragment_lists_spec_settings_and_flags_secrets() -> None:
     schema = connection_settings().to_dict()
     props = schema["properties"]
@@ -78,6 +79,7 @@ def test_oauth2_with_token_or_client_credentials() -> None:
     assert ExchangeSettings.from_config(client).client_id == "c"
 
 
+@pytest.mark.spec("S10.2")
 def test_retry_max_wait_defaults_to_300_and_takes_numbers() -> None:
     assert ExchangeSettings.from_config(BASE).retry_max_wait == 300.0
     assert ExchangeSettings.from_config({**BASE, "retry_max_wait": 2.5}).retry_max_wait == 2.5
@@ -133,6 +135,7 @@ BAD = [
 ]
 
 
+@pytest.mark.spec("S10.3", "S11")
 @pytest.mark.parametrize(("config", "setting"), BAD)
 def test_bad_settings_name_the_setting_and_hide_secrets(config: dict, setting: str) -> None:
     with pytest.raises(ExchangeSetupError) as info:
@@ -146,6 +149,7 @@ def test_bad_settings_name_the_setting_and_hide_secrets(config: dict, setting: s
         assert secret not in str(err)
 
 
+@pytest.mark.spec("S11")
 def test_oauth2_over_plain_http_is_allowed_for_loopback_only() -> None:
     cfg = {**OAUTH, "access_token": "t", "service_endpoint": "http://127.0.0.1:8080/EWS/x.asmx"}
     assert ExchangeSettings.from_config(cfg).endpoint_host == "127.0.0.1"

@@ -68,6 +68,7 @@ SOAP_READ = (
 )
 
 
+@pytest.mark.spec("S10.2")
 def test_operation_is_read_from_str_or_bytes_bodies_only() -> None:
     assert operation_of(SOAP_READ) == "GetItem"
     assert operation_of(SOAP_READ.encode()) == "GetItem"
@@ -77,6 +78,7 @@ def test_operation_is_read_from_str_or_bytes_bodies_only() -> None:
     assert operation_of(None) is None
 
 
+@pytest.mark.spec("S10.2")
 def test_ntlm_type_3_is_recognised_in_str_and_bytes_headers() -> None:
     token = base64.b64encode(b"NTLMSSP\x00\x03\x00\x00\x00" + b"\x00" * 20).decode()
     for header in (f"NTLM {token}", f"NTLM {token}".encode(), f"Negotiate {token}"):

@@ -12,6 +12,8 @@ from exchangelib.errors import UnauthorizedError
 from exchangelib.protocol import FailFast
 from sandbox_common.process import SandboxProcess, running_sandbox
 
+pytestmark = pytest.mark.subprocess
+
 ADDRESS = "ada@contoso.test"
 PASSWORD = "pw-ada"
 

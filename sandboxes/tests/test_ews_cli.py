@@ -58,6 +58,7 @@ def test_good_flags_build_the_state(tmp_path: Path):
     assert (tmp_path / "rec").is_dir()
 
 
+@pytest.mark.subprocess
 def test_help_lists_every_flag():
     exe = Path(sys.executable).with_name("ews-sandbox")
     shown = subprocess.run([exe, "--help"], capture_output=True, text=True, check=True).stdout

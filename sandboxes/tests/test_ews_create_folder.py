@@ -12,6 +12,8 @@ from exchangelib.folders import DEEP, Contacts, Folder, SingleFolderQuerySet
 from exchangelib.items import Contact
 from lxml import etree
 
+pytestmark = pytest.mark.subprocess
+
 M = "http://schemas.microsoft.com/exchange/services/2006/messages"
 T = "http://schemas.microsoft.com/exchange/services/2006/types"
 

@@ -17,6 +17,8 @@ from exchangelib.indexed_properties import EmailAddress, PhoneNumber, PhysicalAd
 from exchangelib.items import AUTO_RESOLVE, NEVER_OVERWRITE, Contact, DistributionList
 from exchangelib.properties import Mailbox, Member
 
+pytestmark = pytest.mark.subprocess
+
 
 class SellId(ExtendedProperty):
     distinguished_property_set_id = "PublicStrings"

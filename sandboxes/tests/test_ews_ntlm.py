@@ -25,6 +25,8 @@ from exchangelib import DELEGATE, NTLM, Account, Build, Configuration, Credentia
 from exchangelib.errors import UnauthorizedError
 from requests_ntlm import HttpNtlmAuth
 
+pytestmark = pytest.mark.subprocess
+
 DEMO_PASSWORD = "demo-password"
 BOB = "bob@example.org"
 BOB_PASSWORD = "b:ö-pw"  # a colon and non-ASCII: the user file and the NT hash must cope

@@ -15,6 +15,8 @@ from exchangelib.protocol import FaultTolerance
 from lxml import etree
 from oauthlib.oauth2 import OAuth2Token
 
+pytestmark = pytest.mark.subprocess
+
 M = "http://schemas.microsoft.com/exchange/services/2006/messages"
 TOKEN = "sandbox-token-0123456789"
 MAILBOXES = ["--mailbox", "demo@example.com:demo-password", "--mailbox", "bob@example.org:bob-pw",

@@ -10,6 +10,8 @@ from exchangelib.folders import DEEP, SingleFolderQuerySet
 from exchangelib.items import Contact
 from lxml import etree
 
+pytestmark = pytest.mark.subprocess
+
 CATEGORY_NS = "{CategoryList.xsd}"
 
 

@@ -34,7 +34,10 @@ from msgraph.generated.models.single_value_legacy_extended_property import (
 from msgraph.generated.users.item.contacts.contacts_request_builder import ContactsRequestBuilder
 
 # msgraph-sdk's generated request builders warn about their own deprecated configuration classes.
-pytestmark = pytest.mark.filterwarnings("ignore:This class is deprecated:DeprecationWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:This class is deprecated:DeprecationWarning"),
+    pytest.mark.subprocess,
+]
 USER, PASSWORD = "demo@example.com", "demo-password"
 LINK_SET = "66f5a359-4659-4830-9070-00047ec6ac6e"
 LINK_ID = f"String {{{LINK_SET}}} Name SellId"

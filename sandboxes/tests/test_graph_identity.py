@@ -40,6 +40,8 @@ from graph_sandbox.testing import (
     validated_exchange_sandbox,
 )
 
+pytestmark = pytest.mark.subprocess
+
 SCOPED_CLIENT, SCOPED_SECRET = "scoped-client", "scoped-secret"
 READER_CLIENT, READER_SECRET = "reader-client", "reader-secret"
 ARGS = [

@@ -19,6 +19,8 @@ from graph_sandbox.testing import (
     validated_exchange_sandbox,
 )
 
+pytestmark = pytest.mark.subprocess
+
 MAILBOXES = ["--mailbox", "demo@example.com:pw", "--mailbox", "bob@example.org:pw"]
 APP = ["--app", f"{TENANT}:{CLIENT_ID}:{SECRET}"]
 

@@ -29,7 +29,10 @@ from msgraph.generated.users.item.contact_folders.item.contacts.delta.delta_requ
     DeltaRequestBuilder,
 )
 
-pytestmark = pytest.mark.filterwarnings("ignore:This class is deprecated:DeprecationWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:This class is deprecated:DeprecationWarning"),
+    pytest.mark.subprocess,
+]
 USER, PASSWORD = "demo@example.com", "demo-password"
 IMMUTABLE = 'IdType="ImmutableId"'
 

@@ -28,7 +28,10 @@ from msgraph.generated.models.contact_folder import ContactFolder
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.generated.models.outlook_category import OutlookCategory
 
-pytestmark = pytest.mark.filterwarnings("ignore:This class is deprecated:DeprecationWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:This class is deprecated:DeprecationWarning"),
+    pytest.mark.subprocess,
+]
 USER, PASSWORD = "demo@example.com", "demo-password"
 DELEGATED = "delegated-token-0123456789"
 
@@ -186,7 +189,7 @@ def _ews_category_names(ews) -> list[str]:
     return [c.get("name") for c in root]
 
 
-@pytest.mark.spec("S3")
+@pytest.mark.spec("S3.1", "S3.2")
 def test_master_categories_are_the_list_ews_reads(sandbox, ews):
     name = f"Sell {uuid.uuid4().hex[:6]}"
 

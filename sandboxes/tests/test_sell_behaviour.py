@@ -10,6 +10,8 @@ from sandbox_common.process import running_sandbox
 from sell_sandbox import tenant_key
 from sell_sandbox.testing import make_token, session
 
+pytestmark = pytest.mark.subprocess
+
 ALICE, BOB = make_token("alice"), make_token("bob")
 
 

@@ -8,6 +8,8 @@ from sandbox_common.process import running_sandbox
 from sell_sandbox.client import SellSandboxClient
 from sell_sandbox.testing import make_token
 
+pytestmark = pytest.mark.subprocess
+
 ALICE, BOB = make_token("client-alice"), make_token("client-bob")
 
 

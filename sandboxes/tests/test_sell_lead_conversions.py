@@ -17,6 +17,8 @@ from sell_sandbox import tenant_key
 from sell_sandbox.client import SellSandboxClient
 from sell_sandbox.testing import make_token, session
 
+pytestmark = pytest.mark.subprocess
+
 LABELS = ("alice", "bob", "paging", "fate")
 TOKENS = {label: make_token(f"lead conversions {label}") for label in LABELS}
 SYNC_HEADER = "X-Basecrm-Device-UUID"

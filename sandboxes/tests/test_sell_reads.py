@@ -9,6 +9,8 @@ import requests
 from sandbox_common.process import running_sandbox
 from sell_sandbox.testing import make_token, session
 
+pytestmark = pytest.mark.subprocess
+
 TOKEN = make_token("reads")
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 

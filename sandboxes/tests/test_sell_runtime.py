@@ -15,6 +15,8 @@ from sell_sandbox import DEMO_TOKEN
 from sell_sandbox.app import FAULT_KINDS
 from sell_sandbox.testing import make_token, session
 
+pytestmark = pytest.mark.subprocess
+
 SCRIPT = str(Path(sys.executable).with_name("sell-sandbox"))
 TOKEN = make_token("runtime")
 

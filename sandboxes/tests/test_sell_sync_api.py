@@ -8,6 +8,8 @@ import pytest
 from sandbox_common.process import running_sandbox
 from sell_sandbox.testing import make_token, session
 
+pytestmark = pytest.mark.subprocess
+
 LABELS = ("codes", "header", "events", "acks", "devices", "paging", "stats")
 TOKENS = {label: make_token(f"sync {label}") for label in LABELS}
 HEADER = "X-Basecrm-Device-UUID"

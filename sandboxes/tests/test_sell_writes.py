@@ -8,6 +8,8 @@ import pytest
 from sandbox_common.process import running_sandbox
 from sell_sandbox.testing import make_token, session
 
+pytestmark = pytest.mark.subprocess
+
 TOKEN = make_token("writes")
 
 

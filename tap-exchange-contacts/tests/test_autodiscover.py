@@ -16,6 +16,8 @@ from sandbox_common.process import running_sandbox
 
 from .conftest import run_tap
 
+pytestmark = pytest.mark.subprocess
+
 HOST = "autodiscover.contoso.test"
 ADDRESS = "ada@contoso.test"
 

@@ -18,6 +18,8 @@ from exchangelib import Contact
 
 from .conftest import account_for, private_contacts, run_tap, tap_config
 
+pytestmark = pytest.mark.subprocess
+
 ADDRESS = "inuse@example.com"
 
 

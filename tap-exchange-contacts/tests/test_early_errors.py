@@ -16,6 +16,8 @@ from singer_sdk.exceptions import ConfigValidationError
 
 from .conftest import MAILBOXES, account_for, run_tap, tap_config
 
+pytestmark = pytest.mark.subprocess
+
 ADDRESS = "errors@example.com"
 
 

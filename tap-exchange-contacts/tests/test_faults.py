@@ -9,9 +9,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from sandbox_common.process import running_sandbox
 
 from .conftest import account_for, private_contacts, run_tap, tap_config
+
+pytestmark = pytest.mark.subprocess
 
 ADDRESS = "faults@example.com"
 

@@ -27,6 +27,8 @@ from sandbox_common.process import SandboxProcess, console_script, running_sandb
 
 from .conftest import PRIVATE_FOLDERS
 
+pytestmark = pytest.mark.subprocess
+
 TENANT, CLIENT, SECRET = "tenant-tap", "client-tap", "S3cret~tap-graph-0123"
 ADDRESS, PASSWORD = "tapgraph@example.com", "pw-tapgraph"
 INUSE = "inuse-graph@example.com"

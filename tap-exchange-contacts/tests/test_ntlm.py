@@ -15,6 +15,8 @@ from sandbox_common.process import SandboxProcess, running_sandbox
 
 from .conftest import PRIVATE_FOLDERS, private_contacts, run_tap, tap_config
 
+pytestmark = pytest.mark.subprocess
+
 ADDRESS = "ntlm@example.com"
 PASSWORD = "ntlm:Pässword-1"  # a colon and non-ASCII reach the NT hash unchanged
 NTLM_TOKEN = "TlRMTVNT"  # base64 of "NTLMSS", the start of every NTLM message

@@ -15,6 +15,8 @@ from .conftest import (
     tap_config,
 )
 
+pytestmark = pytest.mark.subprocess
+
 ADDRESS = "scope@example.com"
 
 

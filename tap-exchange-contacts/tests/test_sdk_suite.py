@@ -8,6 +8,8 @@ from tap_exchange_contacts.tap import TapExchangeContacts
 
 from .conftest import tap_config
 
+pytestmark = pytest.mark.subprocess
+
 # Filled in by the class fixture below once the sandbox runs; the SDK reads it lazily.
 CONFIG: dict = {"primary_smtp_address": "sdk@example.com", "categories": ["Clients", "Partners"]}
 

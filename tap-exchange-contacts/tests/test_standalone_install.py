@@ -17,6 +17,8 @@ import pytest
 
 from .conftest import tap_config
 
+pytestmark = pytest.mark.subprocess
+
 ROOT = Path(__file__).resolve().parents[2]
 VENV = ROOT / ".meltano" / "extractors" / "tap-exchange-contacts" / "venv"
 PYTHON = VENV / "bin" / "python"

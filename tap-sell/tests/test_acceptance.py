@@ -18,6 +18,8 @@ from sell_sandbox.client import SellSandboxClient
 from singer_sdk.exceptions import FatalAPIError
 from tap_sell.tap import TapSell
 
+pytestmark = pytest.mark.subprocess
+
 TOKEN = "s" * 40 + "0123456789abcdef01234567"
 INCREMENTAL = ("contacts", "leads", "deals")
 TAP = str(Path(sys.executable).with_name("tap-sell"))

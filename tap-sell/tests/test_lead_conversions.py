@@ -44,6 +44,7 @@ def convert_new_leads(api: SellSandboxClient, count: int, stem: str) -> list[dic
     return made
 
 
+@pytest.mark.subprocess
 @pytest.mark.spec("S9")
 def test_every_conversion_once_then_a_quiet_run_then_only_new_ones(sell, tap_runner) -> None:
     api = SellSandboxClient(sell.base_url, TOKEN)
@@ -71,6 +72,7 @@ def test_every_conversion_once_then_a_quiet_run_then_only_new_ones(sell, tap_run
     assert tap_runner(config_for(sell), after.state, streams=STREAM).ids("lead_conversions") == []
 
 
+@pytest.mark.subprocess
 @pytest.mark.spec("S9")
 def test_a_run_resumes_from_any_emitted_record(sell, tap_runner) -> None:
     """Records go out oldest first, so a STATE at any record is a complete bookmark."""
@@ -83,6 +85,7 @@ def test_a_run_resumes_from_any_emitted_record(sell, tap_runner) -> None:
     assert resumed.ids("lead_conversions") == ids[3:]
 
 
+@pytest.mark.subprocess
 def test_start_date_skips_older_conversions_and_a_bookmark_still_wins(sell, tap_runner) -> None:
     api = SellSandboxClient(sell.base_url, TOKEN)
     made = convert_new_leads(api, 2, "Dated")
@@ -94,6 +97,7 @@ def test_start_date_skips_older_conversions_and_a_bookmark_still_wins(sell, tap_
     assert tap_runner(past, everything.state, streams=STREAM).ids("lead_conversions") == []
 
 
+@pytest.mark.subprocess
 @pytest.mark.spec("S6")
 def test_a_converted_lead_leaves_the_leads_stream_without_a_marker(sell, tap_runner) -> None:
     """What the sync sees of a conversion: the new records and the conversion, nothing on leads

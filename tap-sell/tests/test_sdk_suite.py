@@ -6,6 +6,8 @@ import pytest
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
 from tap_sell.tap import TapSell
 
+pytestmark = pytest.mark.subprocess
+
 TOKEN = "t" * 32 + "0123456789abcdef0123456789abcdef"
 #: filled in by the ``sdk_config`` fixture once the sandbox is listening
 CONFIG: dict = {

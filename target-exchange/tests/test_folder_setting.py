@@ -19,6 +19,8 @@ from tap_exchange_contacts.tap import TapExchangeContacts
 
 from .conftest import PASSWORD, person
 
+pytestmark = pytest.mark.subprocess
+
 T2 = "2025-02-01T10:00:00Z"
 SYSTEM_FOLDERS = {"Recipient Cache", "GAL Contacts", "Organizational Contacts", "Quick Contacts",
                   "IM Contact List", "Companies"}  # fmt: skip

@@ -15,6 +15,8 @@ from exchangelib.util import MNS
 
 from .conftest import person
 
+pytestmark = pytest.mark.subprocess
+
 T2 = "2025-02-01T10:00:00Z"
 FUTURE = "2099-01-01T00:00:00Z"
 

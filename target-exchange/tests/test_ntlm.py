@@ -15,6 +15,8 @@ from sandbox_common.process import SandboxProcess, running_sandbox
 
 from .conftest import Env, person
 
+pytestmark = pytest.mark.subprocess
+
 MAILBOX = "ntlm-target@example.com"
 PASSWORD = "ntlm:Pässword-2"  # a colon and non-ASCII reach the NT hash unchanged
 

@@ -3,6 +3,7 @@ against a real ews-sandbox (each test gets its own mailbox and ledger)."""
 
 from __future__ import annotations
 
+import pytest
 from contact_mapping.categories import CATEGORY_COLOURS, SELL_CATEGORIES, category_guid_text
 from exchange_mailbox.ews import master_categories
 from exchange_mailbox.ews.category_list import CategoryList
@@ -11,6 +12,8 @@ from exchangelib import Contact
 from exchangelib.indexed_properties import EmailAddress
 
 from .conftest import company, lead, person
+
+pytestmark = pytest.mark.subprocess
 
 T1 = "2025-01-01T10:00:00Z"
 T2 = "2025-02-01T10:00:00Z"

@@ -70,6 +70,7 @@ def test_busy_server_run_ends_like_a_fault_free_run(ews, tmp_path):
     assert counts(reports) == counts(expected_reports)
 
 
+@pytest.mark.subprocess
 def test_server_that_stays_busy_fails_the_run_within_retry_max_wait(tmp_path):
     # Busy 19 times in 20 (seeded, so the same spells every time). The shared retry policy
     # bounds every request from the connection probe on; the first spell longer than

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
+pytestmark = pytest.mark.subprocess
+
 
 def test_creates_people_with_mapped_fields_and_company(tenant, make_record) -> None:
     ann = make_record(

@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 import pytest
 from target_sell_contacts.preflight import SetupError
 
+pytestmark = pytest.mark.subprocess
+
 
 def _edit(rec: dict, **changes) -> dict:
     return {

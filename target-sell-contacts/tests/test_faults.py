@@ -13,6 +13,8 @@ import pytest
 from sandbox_common.process import running_sandbox
 from target_sell_contacts.sell_client import AmbiguousWriteError, SellClient
 
+pytestmark = pytest.mark.subprocess
+
 
 @pytest.fixture(scope="module", params=["intents", "id_field"])
 def faulty(request, tmp_path_factory, tenant_factory, spare_token):

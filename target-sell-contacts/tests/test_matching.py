@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+pytestmark = pytest.mark.subprocess
+
 
 @pytest.fixture(params=["lookup", "index"])
 def mode(request) -> str:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
+pytestmark = pytest.mark.subprocess
+
 
 def _linked(tenant, make_record, **fields):
     rec = make_record(**fields)

@@ -18,6 +18,8 @@ from sell_sandbox import DEMO_TOKEN
 
 from tests.reliability.tls import self_signed
 
+pytestmark = pytest.mark.subprocess
+
 MAILBOX, PASSWORD = "tls@example.com", "tls-password"
 
 
