@@ -12,6 +12,7 @@ from tests.conftest import ROOT
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("meltano")]
 
 
+@pytest.mark.spec("S7.1")
 def test_demo_runs_end_to_end_and_converges():
     proc = subprocess.run(
         [sys.executable, "-m", "demo"],

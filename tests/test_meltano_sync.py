@@ -71,6 +71,7 @@ def shared_ledger(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
         yield url
 
 
+@pytest.mark.spec("S11", "S15.3")
 def test_two_tenants_at_once_see_only_their_own_data(
     isolated_project, sandboxes_factory, shared_ledger
 ):
@@ -142,6 +143,7 @@ def test_two_tenants_at_once_see_only_their_own_data(
     assert {t for t, _, _ in rows} == set(tokens)
 
 
+@pytest.mark.spec("S7.1")
 def test_third_two_way_sync_writes_nothing(isolated_project, sandboxes_factory):
     """S7.1: after two runs of two-way-sync with no user edits, a third writes nothing."""
     token, mailbox = make_token("converge"), "user@converge.example"

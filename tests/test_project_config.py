@@ -53,6 +53,7 @@ def _declared(plugin: str) -> dict[str, dict]:
     raise AssertionError(f"{plugin} is not in meltano.yml")
 
 
+@pytest.mark.spec("S11")
 @pytest.mark.parametrize("plugin", PLUGINS)
 def test_meltano_yml_declares_every_setting_and_marks_secrets(plugin):
     properties = _about(plugin)["settings"]["properties"]

@@ -18,6 +18,7 @@ ADDRESS = "big@example.com"
 SELECTED = ["Clients", "Partners"]
 
 
+@pytest.mark.spec("S1.1", "S1.2", "S9")
 @pytest.mark.slow
 def test_seed_5000_full_then_unchanged_then_five_edits(record_property) -> None:
     with running_sandbox("ews-sandbox", ["--seed", "5000", "--mailbox", f"{ADDRESS}:pw"]) as ews:

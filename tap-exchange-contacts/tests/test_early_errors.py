@@ -44,17 +44,20 @@ def test_selected_category_that_does_not_exist_is_named(ews, caplog, capsys) -> 
     assert "'Clients'" not in str(err).split("Existing")[0]
 
 
+@pytest.mark.spec("S10.3")
 def test_missing_categories_setting(ews, caplog, capsys) -> None:
     err = expect_error(tap_config(ews, ADDRESS, categories=[]), caplog, capsys)
     assert err.setting == "categories"
 
 
+@pytest.mark.spec("S10.3", "S11")
 def test_bad_password(ews, caplog, capsys) -> None:
     err = expect_error(tap_config(ews, ADDRESS, password="wrong-Pa55word"), caplog, capsys)
     assert err.setting == "password"
     assert "wrong-Pa55word" not in caplog.text
 
 
+@pytest.mark.spec("S10.3")
 def test_unreachable_server(caplog, capsys) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -70,6 +73,7 @@ def test_unreachable_server(caplog, capsys) -> None:
     assert err.setting == "service_endpoint"
 
 
+@pytest.mark.spec("S10.3")
 def test_contradictory_settings(ews, caplog, capsys) -> None:
     config = tap_config(ews, ADDRESS, server="mail.example.com")
     err = expect_error(config, caplog, capsys)
@@ -91,6 +95,7 @@ def test_mailbox_without_categories(ews, caplog, capsys) -> None:
     assert {c.name for c in master_categories.load(account).categories()} >= {"Clients"}
 
 
+@pytest.mark.spec("S10.3")
 def test_cli_exits_1_with_the_message_and_no_traceback(ews, tmp_path) -> None:
     config = tmp_path / "config.json"
     config.write_text(json.dumps(tap_config(ews, ADDRESS, categories=["Nope"])))
@@ -108,6 +113,7 @@ def test_cli_exits_1_with_the_message_and_no_traceback(ews, tmp_path) -> None:
     assert MAILBOXES[ADDRESS] not in done.stderr
 
 
+@pytest.mark.spec("S11")
 def test_about_lists_settings_with_secrets_marked() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "tap_exchange_contacts", "--about", "--format", "json"],

@@ -14,7 +14,7 @@ from sandbox_common.process import running_sandbox
 
 from .conftest import account_for, private_contacts, run_tap, tap_config
 
-pytestmark = pytest.mark.subprocess
+pytestmark = [pytest.mark.subprocess, pytest.mark.spec("S10.2")]
 
 ADDRESS = "faults@example.com"
 

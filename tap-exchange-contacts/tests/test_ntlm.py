@@ -72,6 +72,7 @@ def test_tap_reads_contacts_over_ntlm(ews_ntlm, caplog) -> None:
     assert PASSWORD not in caplog.text
 
 
+@pytest.mark.spec("S11")
 def test_no_ntlm_message_in_debug_logs(ews_ntlm, caplog) -> None:
     """A logged type 2 + type 3 pair is a NetNTLMv2 hash, crackable offline like a password."""
     caplog.set_level(logging.DEBUG)
@@ -80,6 +81,7 @@ def test_no_ntlm_message_in_debug_logs(ews_ntlm, caplog) -> None:
     assert NTLM_TOKEN not in caplog.text
 
 
+@pytest.mark.spec("S10.2")
 def test_dropped_connections_mid_handshake_are_retried_not_reported_as_bad_credentials() -> None:
     """A read whose NTLM type 3 is dropped must restart the handshake on a new connection: the
     type 3 answers the old connection's challenge, so re-sending it as is gets a 401 (the probe
@@ -100,12 +102,14 @@ def test_dropped_connections_mid_handshake_are_retried_not_reported_as_bad_crede
     assert elapsed < 30  # retried at once, not after exchangelib's 60 s "401 = throttled" wait
 
 
+@pytest.mark.spec("S10.3")
 def test_wrong_ntlm_password_is_a_clear_error(ews_ntlm, caplog, capsys) -> None:
     message = expect_setup_error(ntlm_config(ews_ntlm, password="wrong-Pa55word"), caplog, capsys)
     assert "rejected the credentials (HTTP 401)" in message
     assert "check username and password" in message
 
 
+@pytest.mark.spec("S10.3")
 def test_basic_where_the_server_offers_only_ntlm_is_a_clear_error(ews_ntlm, caplog, capsys):
     """The right password over Basic is refused: the reads above really went over NTLM."""
     message = expect_setup_error(ntlm_config(ews_ntlm, auth_type="basic"), caplog, capsys)

@@ -20,6 +20,7 @@ pytestmark = pytest.mark.subprocess
 ADDRESS = "scope@example.com"
 
 
+@pytest.mark.spec("S1.1", "S1.2")
 def test_only_selected_categories_and_linked_contacts_from_private_folders(ews) -> None:
     account = account_for(ews, ADDRESS)
     partners = next(f for f in account.contacts.children if f.name == "Partners")
@@ -65,6 +66,7 @@ def test_only_selected_categories_and_linked_contacts_from_private_folders(ews) 
     assert all(r["guid"].startswith("{") for r in run.records["categories"])
 
 
+@pytest.mark.spec("S6", "S9")
 def test_deletions_and_moves_are_emitted_as_deletion_records(ews) -> None:
     address = "deletes@example.com"
     account = account_for(ews, address)
@@ -90,6 +92,7 @@ def test_deletions_and_moves_are_emitted_as_deletion_records(ews) -> None:
     assert "contacts" not in run_tap(tap_config(ews, address), second.state).records
 
 
+@pytest.mark.spec("S9")
 def test_start_date_limits_the_first_read(ews) -> None:
     config = tap_config(ews, ADDRESS, start_date="2024-01-01T00:20:00Z")
     run = run_tap(config)

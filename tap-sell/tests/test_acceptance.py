@@ -55,6 +55,7 @@ def incremental_reads(sandbox) -> dict[str, int]:
     return {s: reads.get(f"GET /v2/{s}", 0) for s in INCREMENTAL}
 
 
+@pytest.mark.spec("S9")
 def test_seed_2000_once_then_quiet_then_exactly_the_changes(sell2000, api, tap_runner) -> None:
     first = tap_runner(config_for(sell2000))
     assert len(first.ids("contacts")) == 2000
@@ -82,6 +83,7 @@ def test_seed_2000_once_then_quiet_then_exactly_the_changes(sell2000, api, tap_r
     assert tap_runner(config_for(sell2000), after.state).ids("contacts") == []
 
 
+@pytest.mark.spec("S10.2")
 def test_rate_limited_faulty_sandbox_gives_the_same_records(sell2000, api, tap_runner) -> None:
     clean = tap_runner(config_for(sell2000), streams=INCREMENTAL)
     args = ["--seed", "2000", "--token", TOKEN, "--rate-limit", "5", "--fault-rate", "0.1"]
@@ -146,6 +148,7 @@ def _messages(lines: list[str]):
             yield json.loads(line)
 
 
+@pytest.mark.spec("S7.2")
 def test_killed_subprocess_resumes_without_loss(sell2000, api, tmp_path, tap_runner) -> None:
     """SIGTERM mid-stream (as Meltano/Kubernetes stop a run), then resume from the last STATE."""
     config = tmp_path / "config.json"
@@ -189,6 +192,7 @@ def test_killed_subprocess_resumes_without_loss(sell2000, api, tmp_path, tap_run
     assert tap_runner(config_for(sell2000), resumed.state).ids("contacts") == []
 
 
+@pytest.mark.spec("S10.3")
 def test_rejected_token_stops_at_once_with_a_clear_message(sell2000, tmp_path) -> None:
     unknown = "x" * 64
     config = tmp_path / "config.json"
@@ -203,6 +207,7 @@ def test_rejected_token_stops_at_once_with_a_clear_message(sell2000, tmp_path) -
     assert sell2000.stats()["total"] == 1  # no retries, no further streams
 
 
+@pytest.mark.spec("S10.3")
 @pytest.mark.parametrize("token", ["short", "a" * 63 + " ", "b" * 65])
 def test_malformed_token_is_refused_before_any_request(sell2000, tmp_path, token) -> None:
     config = tmp_path / "config.json"
@@ -217,6 +222,7 @@ def test_malformed_token_is_refused_before_any_request(sell2000, tmp_path, token
     assert sell2000.stats()["total"] == 0
 
 
+@pytest.mark.spec("S11")
 def test_other_client_errors_carry_sells_code_and_details(sell2000) -> None:
     stream = TapSell(config=config_for(sell2000)).streams["contacts"]
     with pytest.raises(FatalAPIError) as caught:

@@ -23,6 +23,7 @@ def response(status: int, body: bytes = b"", headers: dict | None = None) -> req
     return resp
 
 
+@pytest.mark.spec("S10.3", "S11")
 def test_config_problems_name_the_setting_and_hide_the_value() -> None:
     assert config_problems(BASE) == []
     problems = config_problems({**BASE, "api_token": "secret-but-short"})
@@ -34,6 +35,7 @@ def test_config_problems_name_the_setting_and_hide_the_value() -> None:
     assert any("ca_bundle" in p for p in config_problems({**BASE, "ca_bundle": "/nope.pem"}))
 
 
+@pytest.mark.spec("S10.2")
 def test_retry_after_is_honoured_and_capped() -> None:
     assert retry_after_seconds(response(429, headers={"Retry-After": "3"})) == 3.0
     assert retry_after_seconds(response(429, headers={"Retry-After": "100000"})) == 120.0
@@ -58,6 +60,7 @@ def test_error_summary_reads_sells_envelope() -> None:
     assert sell_error_summary(response(502, b"<html>bad gateway</html>")).startswith("<html>")
 
 
+@pytest.mark.spec("S11")
 @pytest.mark.parametrize(
     ("extra", "expected"),
     [({}, True), ({"verify_ssl": False}, False), ({"ca_bundle": __file__}, __file__)],
@@ -67,6 +70,7 @@ def test_tls_is_verified_unless_told_otherwise(extra: dict, expected: object) ->
     assert stream.requests_session.verify == expected
 
 
+@pytest.mark.spec("S9")
 def test_pacing_follows_requests_per_second() -> None:
     assert TapSell(config={**BASE, "requests_per_second": 0}).limiter is None
     limiter = TapSell(config={**BASE, "requests_per_second": 20}).limiter

@@ -17,6 +17,8 @@ from tap_sell.incremental import Bookmark, Span, fold_span, parse_time
 from tap_sell.pagination import Window, window_after, window_before
 from tap_sell.streams import NewestFirstStream
 
+pytestmark = pytest.mark.spec("S9")
+
 TOKEN = "t" * 64
 EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 CONFIG = {"api_token": TOKEN, "api_url": "http://sell.invalid", "requests_per_second": 0}
@@ -154,6 +156,7 @@ def test_updates_and_creates_while_paging_are_caught_next_run(fake: FakeList) ->
     assert sync(fake, second.state).ids("contacts") == []
 
 
+@pytest.mark.spec("S7.2")
 def test_interrupted_run_resumes_without_loss(fake: FakeList) -> None:
     load(fake, {i: i // 2 for i in range(1, 451)})
     tap_state: dict = {}

@@ -85,6 +85,7 @@ def test_a_run_resumes_from_any_emitted_record(sell, tap_runner) -> None:
     assert resumed.ids("lead_conversions") == ids[3:]
 
 
+@pytest.mark.spec("S9")
 @pytest.mark.subprocess
 def test_start_date_skips_older_conversions_and_a_bookmark_still_wins(sell, tap_runner) -> None:
     api = SellSandboxClient(sell.base_url, TOKEN)
@@ -150,6 +151,7 @@ def stream_with(listing: ScriptedList, state: dict | None = None):
     return stream
 
 
+@pytest.mark.spec("S9")
 def test_offline_follows_next_page_links_and_stops_at_the_bookmark() -> None:
     listing = ScriptedList(list(range(1, 11)), per_page=3)
     state = {"bookmarks": {"lead_conversions": {"replication_key": "id",
@@ -159,6 +161,7 @@ def test_offline_follows_next_page_links_and_stops_at_the_bookmark() -> None:
     assert listing.requests == [{"per_page": 100}, {"cursor": "8"}, {"cursor": "5"}]
 
 
+@pytest.mark.spec("S9")
 def test_offline_a_next_page_that_links_itself_stops_the_run() -> None:
     listing = ScriptedList(list(range(1, 11)), per_page=3, self_link=True)
     stream = stream_with(listing)

@@ -40,6 +40,7 @@ def signature(contacts) -> set[tuple]:
     }
 
 
+@pytest.mark.spec("S9")
 @pytest.mark.slow
 def test_budget_create_1000_then_nothing_changed(env):
     records = [person(i) for i in range(1, N + 1)]
@@ -68,6 +69,7 @@ def _run_target(env, cfg: Path, data: Path, tmp_path: Path) -> subprocess.Popen:
     )
 
 
+@pytest.mark.spec("S7.2")
 @pytest.mark.slow
 def test_sigkill_mid_run_then_rerun_leaves_no_duplicates(env, tmp_path):
     records = [person(i) for i in range(1, N + 1)]

@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "e" * 64
 
 
+@pytest.mark.spec("S1.3", "S7.1")
 @pytest.mark.e2e
 @pytest.mark.xdist_group("meltano")
 def test_meltano_run_creates_then_second_run_writes_nothing(ews, tmp_path):

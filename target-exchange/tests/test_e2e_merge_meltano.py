@@ -198,6 +198,7 @@ def untouched(outlook: Outlook, before: Contact) -> bool:
     )
 
 
+@pytest.mark.spec("S4.1", "S4.2", "S5.3")
 def test_s4_matching_links_one_to_one_and_s53_first_link_fills_blanks(ews, tmp_path):
     with scenario(ews, tmp_path, MATCH_MAILBOX) as (sell, outlook, pipeline):
         # The user's contacts, in Exchange before the first sync.
@@ -295,6 +296,7 @@ def test_s4_matching_links_one_to_one_and_s53_first_link_fills_blanks(ews, tmp_p
         assert outlook.writes() == writes
 
 
+@pytest.mark.spec("S5.1", "S5.2")
 def test_s5_three_way_merge_conflicts_both_ways_and_kept_values_reach_sell(ews, tmp_path):
     with scenario(ews, tmp_path, MERGE_MAILBOX) as (sell, outlook, pipeline):
         common = {"title": "Engineer", "phone": "+1 212 555 0100"}
@@ -391,6 +393,7 @@ def test_s5_three_way_merge_conflicts_both_ways_and_kept_values_reach_sell(ews, 
         assert outlook.linked(olga).job_title == "Exchange Title"
 
 
+@pytest.mark.spec("S6")
 def test_s6_deletions_retire_links_and_are_never_propagated(ews, tmp_path):
     with scenario(ews, tmp_path, DELETE_MAILBOX) as (sell, outlook, pipeline):
         ray = person(sell, "Ray", "Diaz", email="ray@example.org", title="Engineer")

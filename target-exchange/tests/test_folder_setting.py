@@ -98,6 +98,7 @@ def run_tap(env) -> dict[str, list[dict[str, Any]]]:
     return records
 
 
+@pytest.mark.spec("S1.3")
 def test_folder_is_created_once_new_contacts_go_there_matched_ones_stay(env):
     matched_id = existing_contact(env)
     report = env.run({"contacts": [person(1), person(2)]}, folder="Sell")
@@ -131,6 +132,7 @@ def test_folder_is_created_once_new_contacts_go_there_matched_ones_stay(env):
     assert not {p for p in described if p.rsplit("/", 1)[-1] in SYSTEM_FOLDERS}
 
 
+@pytest.mark.spec("S1.3")
 def test_nested_folder_reuses_existing_parts_and_matched_contacts_in_subfolders_stay(env):
     existing_contact(env, folder_name="Clients")
     before = create_folder_calls(env)  # the user's own folder above
@@ -152,6 +154,7 @@ def test_nested_folder_reuses_existing_parts_and_matched_contacts_in_subfolders_
     }
 
 
+@pytest.mark.spec("S1.3")
 def test_two_new_levels_in_one_run(env):
     env.run({"contacts": [person(1)]}, folder="Sell/Imported/2025")
     assert create_folder_calls(env) == 3
@@ -161,6 +164,7 @@ def test_two_new_levels_in_one_run(env):
     assert set(where(env).values()) == {"Contacts/Sell/Imported/2025"}
 
 
+@pytest.mark.spec("S1.1", "S1.3")
 def test_tap_reads_contacts_of_the_new_folder_as_private_contacts(env):
     env.run({"contacts": [person(1), person(2)]}, folder="Sell")
     sell_id = folder_paths(env)["Contacts/Sell"]
@@ -174,6 +178,7 @@ def test_tap_reads_contacts_of_the_new_folder_as_private_contacts(env):
         assert record["sell_link"]
 
 
+@pytest.mark.spec("S1.3", "S10.3")
 def test_folder_setting_refused_create_is_a_clear_setup_error(env):
     """A sibling of another class already holds the name (Exchange refuses a second folder of
     that name, ErrorFolderExists): the run stops naming the setting, nothing is written."""

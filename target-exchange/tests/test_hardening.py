@@ -44,6 +44,7 @@ def only(env) -> Contact:
 
 
 # -- S5.2: values that lost a conflict here are queued for Sell -----------------------------------
+@pytest.mark.spec("S5.2")
 def test_lost_values_are_queued_for_sell_with_time_and_origin(env):
     env.run({"contacts": [person(1)]})
     edit_in_exchange(env, "First1 Last1", job_title="Exchange Title")
@@ -73,6 +74,7 @@ def test_lost_values_are_queued_for_sell_with_time_and_origin(env):
     assert queued == [("title", "Exchange Again", "exchange")]
 
 
+@pytest.mark.spec("S5.2")
 def test_sell_value_that_loses_to_a_newer_exchange_edit_is_queued(env):
     env.run({"contacts": [person(1)]})
     edit_in_exchange(env, "First1 Last1", job_title="Exchange Title")  # now, after T2
@@ -104,6 +106,7 @@ def edit_before_first_update(env, monkeypatch):
     return edits, calls
 
 
+@pytest.mark.spec("S5.1")
 def test_edit_between_read_and_write_is_re_read_and_merged_not_overwritten(
     env, edit_before_first_update
 ):
@@ -123,6 +126,7 @@ def test_edit_between_read_and_write_is_re_read_and_merged_not_overwritten(
     assert env.ews.stats()["by_tenant"].get(env.mailbox, {}).get("total_writes", 0) == 0
 
 
+@pytest.mark.spec("S5.2")
 def test_same_field_edited_between_read_and_write_becomes_a_conflict(env, edit_before_first_update):
     edits, calls = edit_before_first_update
     env.run({"contacts": [person(1)]})
@@ -168,6 +172,7 @@ class BusyOneCreate:
 _TNS = "http://schemas.microsoft.com/exchange/services/2006/types"
 
 
+@pytest.mark.spec("S7.2")
 def test_busy_item_makes_plain_bulk_create_duplicate_the_batch(env, monkeypatch):
     """The risk itself: exchangelib re-sends the whole CreateItem after a per-item busy."""
     BusyOneCreate(nth=3).install(monkeypatch)
@@ -183,6 +188,7 @@ def test_busy_item_makes_plain_bulk_create_duplicate_the_batch(env, monkeypatch)
     assert len(env.contacts()) > 5
 
 
+@pytest.mark.spec("S7.2", "S10.2")
 @pytest.mark.parametrize("created_anyway", [True, False], ids=["applied", "not-applied"])
 def test_busy_item_inside_create_batch_leaves_one_item_per_record(env, monkeypatch, created_anyway):
     busy = BusyOneCreate(nth=42)
@@ -214,6 +220,7 @@ def test_busy_item_inside_create_batch_leaves_one_item_per_record(env, monkeypat
         assert len(led.active_links()) == 150
 
 
+@pytest.mark.spec("S7.2")
 def test_extra_copies_of_a_half_done_create_are_deleted_on_resolution(env):
     """A crashed run whose create was sent twice left two items carrying one Sell link."""
     account = env.account()
@@ -243,6 +250,7 @@ def test_extra_copies_of_a_half_done_create_are_deleted_on_resolution(env):
 
 
 # -- characters XML 1.0 cannot carry ---------------------------------------------------------------
+@pytest.mark.spec("S10.1")
 def test_xml_illegal_control_characters_are_rejected_with_a_reason_not_altered(env):
     """exchangelib would send BEL/VT as '?': silently altered. Rejected instead (S10.1), and
     written once the record is clean; tabs and newlines travel as they are."""

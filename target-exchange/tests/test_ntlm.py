@@ -56,6 +56,7 @@ def test_target_writes_over_ntlm(env, caplog) -> None:
     assert PASSWORD not in caplog.text
 
 
+@pytest.mark.spec("S10.3", "S11")
 def test_wrong_ntlm_password_is_a_clear_error(env, caplog) -> None:
     caplog.set_level(logging.DEBUG)
     with pytest.raises(ExchangeSetupError) as info:

@@ -28,6 +28,7 @@ def writes(env) -> int:
     return env.ews.stats()["total_writes"]
 
 
+@pytest.mark.spec("S2")
 def test_s2_categories_follow_deal_statuses_and_keep_user_categories(env):
     env.run({"contacts": [person(1), company(2, "Acme")], "leads": [lead(3)]})
     items = by_name(env)
@@ -72,6 +73,7 @@ def test_s2_categories_follow_deal_statuses_and_keep_user_categories(env):
     assert by_name(env)["First1 Last1"].categories == ["VIP", "Sell Person", "Sell Past Customer"]
 
 
+@pytest.mark.spec("S3.1", "S3.2")
 def test_s3_master_list_created_kept_and_renames_restored(env):
     account = env.account()
     loaded = master_categories.load(account)
@@ -116,6 +118,7 @@ def test_s3_master_list_created_kept_and_renames_restored(env):
     assert stats["reads"].get("GetUserConfiguration") == 1
 
 
+@pytest.mark.spec("S4.1", "S5.3")
 def test_s4_matching_links_instead_of_creating_and_s53_blank_never_overwrites(env):
     account = env.account()
     existing = Contact(
@@ -147,6 +150,7 @@ def test_s4_matching_links_instead_of_creating_and_s53_blank_never_overwrites(en
     assert "Sell Person" in ann.categories
 
 
+@pytest.mark.spec("S5.1", "S7.2")
 def test_s5_three_way_merge_and_s72_replay(env):
     env.run({"contacts": [person(1)]})
     account = env.account()
@@ -168,6 +172,7 @@ def test_s5_three_way_merge_and_s72_replay(env):
     assert report["streams"]["contacts"]["unchanged"] == 1
 
 
+@pytest.mark.spec("S5.2", "S12")
 def test_s52_conflict_newer_side_wins_and_is_reported(env):
     env.run({"contacts": [person(1)]})
     account = env.account()
@@ -187,6 +192,7 @@ def test_s52_conflict_newer_side_wins_and_is_reported(env):
     assert conflict["overwritten"] == "Exchange Title"
 
 
+@pytest.mark.spec("S6")
 def test_s6_deleted_in_exchange_retires_link_never_recreates(env):
     env.run({"contacts": [person(1)]})
     account = env.account()
@@ -202,6 +208,7 @@ def test_s6_deleted_in_exchange_retires_link_never_recreates(env):
     assert report["streams"]["contacts"]["created"] == 0
 
 
+@pytest.mark.spec("S10.1")
 def test_s101_rejected_record_is_reported_and_retried_only_when_changed(env):
     bad = person(2, last_name="x" * 300)  # longer than Exchange allows for Surname
     report = env.run({"contacts": [person(1), bad, person(3)]})
@@ -217,6 +224,7 @@ def test_s101_rejected_record_is_reported_and_retried_only_when_changed(env):
     assert len(env.contacts()) == 3
 
 
+@pytest.mark.spec("S8")
 def test_organisation_rename_moves_company_name_of_linked_people(env):
     env.run({"contacts": [company(10, "Acme"), person(1, contact_id=10)]})
     assert by_name(env)["First1 Last1"].company_name == "Acme"

@@ -52,6 +52,7 @@ def counts(reports: list[dict]) -> list[dict]:
     return [{s: {k: v[k] for k in keep} for s, v in r["streams"].items()} for r in reports]
 
 
+@pytest.mark.spec("S10.2", "S7.2")
 @pytest.mark.slow
 def test_busy_server_run_ends_like_a_fault_free_run(ews, tmp_path):
     args = ["--mailbox", f"{MAILBOX}:{PASSWORD}", "--fault-rate", "0.3"]
@@ -70,6 +71,7 @@ def test_busy_server_run_ends_like_a_fault_free_run(ews, tmp_path):
     assert counts(reports) == counts(expected_reports)
 
 
+@pytest.mark.spec("S10.2")
 @pytest.mark.subprocess
 def test_server_that_stays_busy_fails_the_run_within_retry_max_wait(tmp_path):
     # Busy 19 times in 20 (seeded, so the same spells every time). The shared retry policy

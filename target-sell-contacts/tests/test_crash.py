@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 from sandbox_common.process import running_sandbox
 
+pytestmark = pytest.mark.spec("S7.2")
+
 COUNT = 1000
 CRASH_TOKEN = "cr" + "x" * 62
 CLEAN_TOKEN = "cl" + "x" * 62

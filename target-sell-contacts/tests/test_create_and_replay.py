@@ -7,6 +7,7 @@ import pytest
 pytestmark = pytest.mark.subprocess
 
 
+@pytest.mark.spec("S8")
 def test_creates_people_with_mapped_fields_and_company(tenant, make_record) -> None:
     ann = make_record(
         given_name="Ann",
@@ -43,6 +44,7 @@ def test_creates_people_with_mapped_fields_and_company(tenant, make_record) -> N
     assert run.states, "STATE is emitted once the batch is written"
 
 
+@pytest.mark.spec("S7.2")
 def test_replay_makes_no_write(tenant, make_record) -> None:
     records = [
         make_record(given_name=f"P{i}", surname="Replay", email_address_1=f"p{i}@x.example")
@@ -58,6 +60,7 @@ def test_replay_makes_no_write(tenant, make_record) -> None:
     assert len(tenant.api.people()) == 5
 
 
+@pytest.mark.spec("S8")
 def test_company_contact_becomes_sell_organization(tenant, make_record) -> None:
     org = make_record(
         company_name="Globex Ltd", display_name="Globex Ltd", email_address_1="info@globex.example"

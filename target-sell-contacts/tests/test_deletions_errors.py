@@ -19,6 +19,7 @@ def _edit(rec: dict, **changes) -> dict:
     }
 
 
+@pytest.mark.spec("S6")
 def test_sell_record_deleted_after_linking_is_not_recreated(tenant, make_record) -> None:
     rec = make_record(given_name="Quinn", surname="Quill", email_address_1="q@x.example")
     tenant.run([rec])
@@ -35,6 +36,7 @@ def test_sell_record_deleted_after_linking_is_not_recreated(tenant, make_record)
     assert later.count("created") == 0
 
 
+@pytest.mark.spec("S6")
 def test_exchange_deletion_retires_link_and_keeps_sell_record(
     tenant, make_record, make_deletion
 ) -> None:
@@ -48,6 +50,7 @@ def test_exchange_deletion_retires_link_and_keeps_sell_record(
     assert [p["last_name"] for p in tenant.api.people()] == ["Reed"]
 
 
+@pytest.mark.spec("S10.1", "S12")
 def test_rejected_record_is_reported_and_the_others_land(tenant, make_record) -> None:
     good = [make_record(given_name=f"G{i}", surname="Good") for i in range(4)]
     bad = make_record(given_name="Nolastname")  # Sell needs a last name for a person
@@ -66,23 +69,27 @@ def test_rejected_record_is_reported_and_the_others_land(tenant, make_record) ->
     assert fixed.count("created") == 1
 
 
+@pytest.mark.spec("S10.3")
 def test_bad_token_fails_before_any_write(tenant, make_record) -> None:
     with pytest.raises(SetupError, match="api_token"):
         tenant.run([make_record(surname="Never")], api_token="z" * 64)
     assert tenant.api.people() == []
 
 
+@pytest.mark.spec("S10.3")
 def test_missing_exchange_id_field_is_named(tenant, make_record) -> None:
     with pytest.raises(SetupError, match=r"exchange_id_field.*'Nope'"):
         tenant.run([make_record(surname="Never")], exchange_id_field="Nope")
     assert tenant.api.writes() == {}
 
 
+@pytest.mark.spec("S10.3")
 def test_unreachable_api_url_is_named(tenant, make_record) -> None:
     with pytest.raises(SetupError, match="api_url"):
         tenant.run([make_record(surname="Never")], api_url="http://127.0.0.1:9", max_retries=0)
 
 
+@pytest.mark.spec("S11")
 def test_token_never_reaches_logs_or_report(tenant, make_record, caplog) -> None:
     caplog.set_level("DEBUG")
     run = tenant.run([make_record(surname="Secret")])

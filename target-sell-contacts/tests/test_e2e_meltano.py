@@ -94,6 +94,7 @@ def pipeline_factory(tmp_path):
         cm.__exit__(None, None, None)
 
 
+@pytest.mark.spec("S1.2", "S4.1", "S4.3", "S5.3", "S7.2", "S8", "S10.1")
 def test_first_sync_scope_matching_rejection_and_replay(pipeline_factory) -> None:
     p = pipeline_factory()
     ann_sell = p.api.create(
@@ -165,6 +166,7 @@ def test_first_sync_scope_matching_rejection_and_replay(pipeline_factory) -> Non
     assert again["streams"]["contacts"]["received"] >= 5
 
 
+@pytest.mark.spec("S5.1", "S5.2", "S5.4", "S6")
 @pytest.mark.parametrize("custom_fields", [True, False], ids=["custom-field", "note-fallback"])
 def test_merges_conflicts_and_deletions(pipeline_factory, custom_fields, wait_past) -> None:
     if custom_fields:
@@ -241,6 +243,7 @@ def test_merges_conflicts_and_deletions(pipeline_factory, custom_fields, wait_pa
     assert counts["created"] == 0
 
 
+@pytest.mark.spec("S4.2")
 def test_several_candidates_most_recent_wins_and_the_choice_is_logged(
     pipeline_factory, wait_past
 ) -> None:

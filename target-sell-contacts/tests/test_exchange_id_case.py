@@ -13,6 +13,7 @@ from contact_mapping.ledger import Ledger
 BASE = "AAMkADk0ZjU1YzQ2LTVhNGMtNDYxNy1iOTgzLWNiZjM4NmE5NmM4ZgBGAAAAAAC"
 
 
+@pytest.mark.spec("S4.2")
 @pytest.mark.subprocess
 @pytest.mark.parametrize("count", [2, 8], ids=["lookup", "index"])
 def test_ids_differing_only_in_case_each_get_their_own_contact(tenant, make_record, count):
@@ -35,6 +36,7 @@ def test_ids_differing_only_in_case_each_get_their_own_contact(tenant, make_reco
     assert again.count("unchanged") == count
 
 
+@pytest.mark.spec("S4.2")
 @pytest.mark.subprocess
 def test_contact_carrying_the_exact_id_is_matched_a_case_variant_is_not(tenant, make_record):
     exact = f"{BASE}mine="
@@ -60,6 +62,7 @@ def test_contact_carrying_the_exact_id_is_matched_a_case_variant_is_not(tenant, 
     assert len(tenant.api.people()) == 2
 
 
+@pytest.mark.spec("S7.2")
 @pytest.mark.subprocess
 def test_crashed_create_is_not_adopted_from_a_case_variant(tenant, make_record):
     """An intent left by a crash: only a contact with the exact id counts as "created"."""

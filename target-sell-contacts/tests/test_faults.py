@@ -13,7 +13,7 @@ import pytest
 from sandbox_common.process import running_sandbox
 from target_sell_contacts.sell_client import AmbiguousWriteError, SellClient
 
-pytestmark = pytest.mark.subprocess
+pytestmark = [pytest.mark.subprocess, pytest.mark.spec("S7.2", "S10.2")]
 
 
 @pytest.fixture(scope="module", params=["intents", "id_field"])

@@ -20,6 +20,7 @@ def _with_fillers(mode: str, make_record, records: list[dict]) -> list[dict]:
     return records + fillers
 
 
+@pytest.mark.spec("S4.1")
 def test_match_by_email_case_insensitive_links_instead_of_creating(
     tenant, make_record, mode
 ) -> None:
@@ -44,6 +45,7 @@ def test_match_by_email_case_insensitive_links_instead_of_creating(
     assert linked["custom_fields"]["Exchange ID"] == rec["id"]
 
 
+@pytest.mark.spec("S4.1")
 def test_second_exchange_address_matches_sell_email(tenant, make_record, mode) -> None:
     sell = tenant.api.create("contacts", last_name="Cole", email="cole@home.example")
     rec = make_record(
@@ -58,6 +60,7 @@ def test_second_exchange_address_matches_sell_email(tenant, make_record, mode) -
     assert got["custom_fields"]["Exchange ID"] == rec["id"]
 
 
+@pytest.mark.spec("S4.1")
 def test_match_by_full_name_and_phone(tenant, make_record, mode) -> None:
     sell = tenant.api.create("contacts", first_name="Dora", last_name="Diaz", mobile="646-555-0142")
     same_name_other_phone = tenant.api.create(
@@ -75,6 +78,7 @@ def test_match_by_full_name_and_phone(tenant, make_record, mode) -> None:
     )
 
 
+@pytest.mark.spec("S4.1")
 def test_name_without_phone_does_not_match(tenant, make_record, mode) -> None:
     tenant.api.create("contacts", first_name="Eve", last_name="Evans")
     rec = make_record(given_name="Eve", surname="Evans")
@@ -83,6 +87,7 @@ def test_name_without_phone_does_not_match(tenant, make_record, mode) -> None:
     assert len([p for p in tenant.api.people() if p["last_name"] == "Evans"]) == 2
 
 
+@pytest.mark.spec("S4.1")
 def test_people_do_not_match_companies(tenant, make_record, mode) -> None:
     tenant.api.create(
         "contacts", is_organization=True, name="Initech", email="hello@initech.example"
@@ -93,6 +98,7 @@ def test_people_do_not_match_companies(tenant, make_record, mode) -> None:
     assert run.count("created") >= 1
 
 
+@pytest.mark.spec("S4.2")
 def test_most_recently_updated_candidate_wins(tenant, make_record, mode, wait_past) -> None:
     older = tenant.api.create("contacts", last_name="Fox", email="fox@x.example")
     newer = tenant.api.create("contacts", last_name="Fox", email="fox@x.example")
@@ -106,6 +112,7 @@ def test_most_recently_updated_candidate_wins(tenant, make_record, mode, wait_pa
     assert run.report["matches"][0]["alternatives"] == [str(older["id"])]
 
 
+@pytest.mark.spec("S4.3")
 def test_exchange_duplicates_first_links_others_become_own_contacts(
     tenant, make_record, mode
 ) -> None:
@@ -121,6 +128,7 @@ def test_exchange_duplicates_first_links_others_become_own_contacts(
     assert run.count("matched") == 1
 
 
+@pytest.mark.spec("S4.2")
 def test_already_linked_sell_contact_is_not_matched_again(tenant, make_record, mode) -> None:
     rec = make_record(given_name="Hal", surname="Hill", email_address_1="hal@x.example")
     tenant.run([rec])

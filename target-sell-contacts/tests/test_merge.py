@@ -26,6 +26,7 @@ def _edit(rec: dict, minutes: float = 0, **changes) -> dict:
     return new
 
 
+@pytest.mark.spec("S5.1")
 def test_exchange_only_change_writes_only_that_field(tenant, make_record) -> None:
     rec, sell = _linked(tenant, make_record, given_name="Ida", surname="Irons", job_title="Dev")
     tenant.api.update("contacts", sell["id"], twitter="@ida", industry="Software")
@@ -39,6 +40,7 @@ def test_exchange_only_change_writes_only_that_field(tenant, make_record) -> Non
     assert (got["twitter"], got["industry"]) == ("@ida", "Software")
 
 
+@pytest.mark.spec("S5.1")
 def test_sell_only_change_is_kept_without_a_write(tenant, make_record) -> None:
     rec, sell = _linked(tenant, make_record, given_name="Jo", surname="Jones", job_title="Dev")
     tenant.api.update("contacts", sell["id"], title="Architect")
@@ -50,6 +52,7 @@ def test_sell_only_change_is_kept_without_a_write(tenant, make_record) -> None:
     assert run.count("conflicts") == 0
 
 
+@pytest.mark.spec("S5.2")
 def test_conflict_exchange_newer_wins_and_sell_value_is_kept_in_custom_field(
     tenant, make_record
 ) -> None:
@@ -73,6 +76,7 @@ def test_conflict_exchange_newer_wins_and_sell_value_is_kept_in_custom_field(
     assert tenant.api.get("contacts", sell["id"])["custom_fields"]["Overwritten values"] == kept
 
 
+@pytest.mark.spec("S5.2")
 def test_conflict_sell_newer_wins_and_exchange_value_is_kept(tenant, make_record) -> None:
     rec, sell = _linked(tenant, make_record, given_name="Lu", surname="Lane", job_title="Dev")
     # Edited in Exchange after the last sync (5 min ago) but before the Sell edit (now).
@@ -86,6 +90,7 @@ def test_conflict_sell_newer_wins_and_exchange_value_is_kept(tenant, make_record
     assert run.report["conflicts"][0]["kept_origin"] == "sell"
 
 
+@pytest.mark.spec("S5.2")
 def test_conflict_without_custom_field_goes_to_a_note(bare_tenant, make_record) -> None:
     rec = make_record(
         given_name="Mo", surname="Moss", job_title="Dev", email_address_1="mo@x.example"
@@ -101,6 +106,7 @@ def test_conflict_without_custom_field_goes_to_a_note(bare_tenant, make_record) 
     assert run.count("conflicts") == 1
 
 
+@pytest.mark.spec("S5.3")
 def test_first_link_conflict_follows_recency(tenant, make_record) -> None:
     sell = tenant.api.create(
         "contacts", last_name="Nash", email="nash@x.example", title="Sell title"
@@ -118,6 +124,7 @@ def test_first_link_conflict_follows_recency(tenant, make_record) -> None:
     assert run.count("matched") == 1
 
 
+@pytest.mark.spec("S8")
 def test_company_change_moves_contact_to_other_organisation(tenant, make_record) -> None:
     rec, sell = _linked(
         tenant, make_record, given_name="Oz", surname="Ortiz", company_name="Old Co"
@@ -128,6 +135,7 @@ def test_company_change_moves_contact_to_other_organisation(tenant, make_record)
     assert run.count("updated") == 1
 
 
+@pytest.mark.spec("S5.1", "S8")
 def test_linked_lead_is_updated(tenant, make_record) -> None:
     lead = tenant.api.create(
         "leads", last_name="Pike", organization_name="Pike Inc", email="pike@x.example"
@@ -150,6 +158,7 @@ def test_linked_lead_is_updated(tenant, make_record) -> None:
     assert run.count("updated") == 1
 
 
+@pytest.mark.spec("S7.2")
 def test_late_replay_of_an_older_version_writes_nothing(tenant, make_record) -> None:
     """S7.2: Singer may deliver an old version again after a newer one was synced."""
     rec, sell = _linked(tenant, make_record, given_name="Ola", surname="Old", job_title="Dev")

@@ -22,7 +22,7 @@ from exchangelib.indexed_properties import EmailAddress
 from sandbox_common.process import running_sandbox
 from sandbox_common.tap_output import capture_tap
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("overwritten")]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("overwritten"), pytest.mark.spec("S5.2")]
 
 MAILBOX = "kept@overwritten.example"
 PASSWORD = "overwritten-mailbox-password"  # sandbox credentials made up for the test

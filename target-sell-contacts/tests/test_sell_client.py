@@ -30,6 +30,7 @@ def test_get_unwraps_and_sends_bearer(scripted) -> None:
     assert script.seen[0].path == "/v2/users/self"
 
 
+@pytest.mark.spec("S10.2")
 def test_429_is_retried_after_retry_after(scripted) -> None:
     script, url = scripted((429, None, {"Retry-After": "1"}), (200, {"data": {"id": 1}}, {}))
     started = time.monotonic()
@@ -38,6 +39,7 @@ def test_429_is_retried_after_retry_after(scripted) -> None:
     assert time.monotonic() - started >= 0.9
 
 
+@pytest.mark.spec("S10.2")
 def test_5xx_and_dropped_connection_retried_for_reads_and_updates(scripted, sell_error) -> None:
     script, url = scripted(
         sell_error(503, "temporarily_unavailable", "busy"),
@@ -48,6 +50,7 @@ def test_5xx_and_dropped_connection_retried_for_reads_and_updates(scripted, sell
     assert [s.method for s in script.seen] == ["PUT", "PUT", "PUT"]
 
 
+@pytest.mark.spec("S7.2")
 @pytest.mark.parametrize("answer", ["drop", "500"])
 def test_plain_create_is_not_blindly_retried(scripted, sell_error, answer) -> None:
     first = sell_error(500, "server_error", "boom") if answer == "500" else answer
@@ -57,12 +60,14 @@ def test_plain_create_is_not_blindly_retried(scripted, sell_error, answer) -> No
     assert len(script.seen) == 1
 
 
+@pytest.mark.spec("S10.2")
 def test_plain_create_retried_on_429(scripted) -> None:
     script, url = scripted((429, None, {"Retry-After": "0"}), (200, {"data": {"id": 2}}, {}))
     assert client(url).create("contacts", {"last_name": "Once"})["id"] == 2
     assert len(script.seen) == 2
 
 
+@pytest.mark.spec("S10.1")
 def test_422_is_a_rejection_with_sell_details(scripted, sell_error) -> None:
     _, url = scripted(sell_error(422, "invalid", "The attribute '/email' is invalid.", "/email"))
     with pytest.raises(RejectedError) as caught:
@@ -71,6 +76,7 @@ def test_422_is_a_rejection_with_sell_details(scripted, sell_error) -> None:
     assert caught.value.status == 422
 
 
+@pytest.mark.spec("S10.3")
 def test_401_is_an_auth_error_and_404_not_found(scripted, sell_error) -> None:
     _, url = scripted(
         sell_error(401, "unauthorized", "Required access token is missing"),
@@ -83,6 +89,7 @@ def test_401_is_an_auth_error_and_404_not_found(scripted, sell_error) -> None:
         c.get("contacts/1")
 
 
+@pytest.mark.spec("S10.2")
 def test_retries_run_out_as_transient_sell_error(scripted, sell_error) -> None:
     _, url = scripted(default=lambda seen: sell_error(503, "temporarily_unavailable", "busy"))
     with pytest.raises(TransientError) as caught:
@@ -103,6 +110,7 @@ def test_paging_stops_at_last_page(scripted) -> None:
     assert len(script.seen) == 3
 
 
+@pytest.mark.spec("S9")
 def test_pacing_is_shared_by_threads(scripted) -> None:
     script, url = scripted()
     c = client(url, requests_per_second=10)

@@ -28,7 +28,7 @@ from tests.reliability.end_state import EndState, counter_diff, end_state
 from tests.reliability.plugins import TargetRunner, capture, tap_config, target_config
 from tests.reliability.seeding import create_exchange, create_sell
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.spec("S7.2")]
 
 PER_SIDE = 1000
 SHARED_EMAIL = 150  # pairs matched by e-mail (written differently on each side)

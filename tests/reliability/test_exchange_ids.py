@@ -20,7 +20,7 @@ from tests.reliability.end_state import EXCHANGE_ID_FIELD, end_state
 from tests.reliability.plugins import TargetRunner, capture, tap_config, target_config
 from tests.reliability.seeding import create_exchange
 
-pytestmark = [pytest.mark.e2e]
+pytestmark = [pytest.mark.e2e, pytest.mark.spec("S4.2", "S7.2")]
 
 MAILBOX = "ids@case.example"
 COUNT = 80

@@ -18,7 +18,11 @@ from sandbox_common.meltano_project import MeltanoProject
 from tests.conftest import PASSWORD, ROOT, demo_env, make_token
 from tests.reliability.end_state import counter_diff, end_state
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("meltano")]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.xdist_group("meltano"),
+    pytest.mark.spec("S7.2", "S10.2"),
+]
 
 SEED = "250"
 MAILBOX = "faults@reliability.example"

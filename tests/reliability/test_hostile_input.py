@@ -30,7 +30,7 @@ from tests.conftest import PASSWORD, ROOT, demo_env, make_token
 from tests.reliability.end_state import exchange_contacts
 from tests.reliability.seeding import create_exchange, create_sell
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("meltano")]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("meltano"), pytest.mark.spec("S10.1", "S12")]
 
 PER_SIDE = 240
 MAILBOX = "hostile@reliability.example"

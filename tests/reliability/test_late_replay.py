@@ -21,7 +21,7 @@ from tests.reliability.end_state import exchange_contacts
 from tests.reliability.plugins import TargetRunner, capture, tap_config, target_config
 from tests.reliability.seeding import create_exchange
 
-pytestmark = [pytest.mark.e2e]
+pytestmark = [pytest.mark.e2e, pytest.mark.spec("S7.2")]
 
 MAILBOX = "late@replay.example"
 

@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import PASSWORD, make_token
 from tests.reliability.plugins import BIN, capture, tap_config, target_config
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.spec("S10.3", "S11")]
 
 MAILBOX = "ledger@setting.example"
 LEDGER_PASSWORD = "Ledger-Canary-pw-91c2"  # a test canary, not a secret

@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import demo_env
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("meltano")]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("meltano"), pytest.mark.spec("S11")]
 
 TOKEN = "c4n4ry" + hashlib.sha256(b"canary sell token").hexdigest()[:58]
 PASSWORD = "Canary-Pa55w0rd-7f3e9c-do-not-log"  # a test canary, not a secret

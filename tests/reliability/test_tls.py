@@ -18,7 +18,7 @@ from sell_sandbox import DEMO_TOKEN
 
 from tests.reliability.tls import self_signed
 
-pytestmark = pytest.mark.subprocess
+pytestmark = [pytest.mark.subprocess, pytest.mark.spec("S10.3", "S11")]
 
 MAILBOX, PASSWORD = "tls@example.com", "tls-password"
 
