@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -103,7 +104,7 @@ class World:
         self.ledger = ledger
         self.clock = datetime(2024, 1, 1, tzinfo=UTC)
         self.change = itertools.count(1)
-        self.exchange = {
+        self.exchange: dict[str, Any] = {
             "id": "AAMk1",
             "change_key": "ck0",
             "given_name": "Ann",
@@ -113,7 +114,7 @@ class World:
             "phone_numbers": {"MobilePhone": "2025550100"},
             "last_modified_time": self.tick(),
         }
-        self.sell = {
+        self.sell: dict[str, Any] = {
             "id": 7,
             "is_organization": False,
             "first_name": "Ann",
@@ -237,7 +238,7 @@ class World:
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> World:
+def world(tmp_path: Path) -> Iterator[World]:
     with Ledger(f"sqlite:///{tmp_path / 'ledger.db'}", "acme") as ledger:
         yield World(ledger)
 

@@ -289,10 +289,11 @@ def test_s4_2_one_to_one_a_claimed_candidate_is_not_offered_again() -> None:
 @pytest.mark.spec("S4.2")
 def test_s4_2_tie_on_update_time_is_deterministic() -> None:
     cands = [Candidate(i, sell(last_name="Lee", email="a@x.com"), T1) for i in (3, 1, 2)]
-    winners = {
-        MatchIndex.build(list(p)).find(ex(surname="L", email_address_1="a@x.com")).candidate.id
-        for p in (cands, cands[::-1])
-    }  # type: ignore[union-attr]
+    winners = set()
+    for order in (cands, cands[::-1]):
+        found = MatchIndex.build(list(order)).find(ex(surname="L", email_address_1="a@x.com"))
+        assert found is not None
+        winners.add(found.candidate.id)
     assert winners == {1}
 
 
