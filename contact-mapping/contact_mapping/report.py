@@ -48,6 +48,8 @@ class RunReport:
     rejected: list[dict[str, Any]] = field(default_factory=list)
     links_retired: list[dict[str, Any]] = field(default_factory=list)
     matches: list[dict[str, Any]] = field(default_factory=list)
+    planned: list[dict[str, Any]] = field(default_factory=list)  # dry_run (S14): what would be done
+    dry_run: bool = False
     ignored_streams: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _started: float = field(default_factory=time.monotonic, repr=False)
@@ -84,6 +86,11 @@ class RunReport:
             self.matches.append({"stream": stream, "record_id": record_id, **details})
             self.counts.setdefault(stream, Counter())["matched"] += 1
 
+    def plan(self, stream: str, record_id: str, **details: Any) -> None:
+        """S14: one write a real run would make (action, destination, field changes)."""
+        with self._lock:
+            self.planned.append({"stream": stream, "record_id": record_id, **details})
+
     def total(self, counter: str) -> int:
         with self._lock:
             return sum(c[counter] for c in self.counts.values())
@@ -105,6 +112,7 @@ class RunReport:
                 "rejected": list(self.rejected),
                 "links_retired": list(self.links_retired),
                 "matches": list(self.matches),
+                **({"dry_run": True, "planned": list(self.planned)} if self.dry_run else {}),
             }
 
     def summary_lines(self) -> list[str]:
