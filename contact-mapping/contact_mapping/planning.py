@@ -112,6 +112,10 @@ def _superseded(
         return marker is not None and marker == snap.exchange_superseded_key
     if snap.sell_superseded_values is None:
         return False
+    if not _differs(incoming.values(), snap.sell_values, incoming.unmapped):
+        # It carries exactly what our write left (a write that changed no mapped field, such
+        # as a kept value appended): it is the current version, not the one replaced (S5.5).
+        return False
     try:
         incoming_at = to_utc(modified_at if modified_at is not None else marker)
         known = to_utc(snap.sell_updated_at)

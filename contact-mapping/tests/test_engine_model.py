@@ -271,11 +271,5 @@ def _ledger_dir(tmp_path: Path) -> None:
 
 @pytest.mark.spec("S4.2", "S5.2", "S5.5", "S6", "S7.1", "S7.2", "S7.3")
 @pytest.mark.usefixtures("_ledger_dir")
-@pytest.mark.xfail(
-    reason="S5.5/S7.3 defect: after Exchange -> Sell keeps Sell's later value in a conflict, "
-    "Sell -> Exchange skips the record as 'the version the sync's last write replaced' "
-    "(planning._superseded), so Exchange keeps the losing value for good",
-    strict=False,
-)
 def test_two_way_sync_model() -> None:
     TwoWaySync.TestCase().runTest()
