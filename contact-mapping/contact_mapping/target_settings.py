@@ -1,7 +1,7 @@
 """Settings both targets declare alike (SPEC §3 "Both targets"), as one schema fragment.
 
-target-sell-contacts and target-exchange share the ledger and the report, so these four must
-mean the same in both; each target adds its own properties around this fragment.
+target-sell-contacts and target-exchange share the ledger and the report, so these must mean the
+same in both (``dry_run`` too: S14); each target adds its own properties around this fragment.
 """
 
 from __future__ import annotations
@@ -31,6 +31,15 @@ def target_settings() -> th.PropertiesList:
             ),
         ),
         th.Property("report_path", th.StringType, description="Write the run report as JSON here."),
+        th.Property(
+            "dry_run",
+            th.BooleanType,
+            default=False,
+            description=(
+                "Preview (S14): plan matches, creates, updates and conflicts and report them, "
+                "but write nothing to the destination and change no link in the ledger."
+            ),
+        ),
         th.Property(
             "default_region",
             th.StringType,

@@ -83,6 +83,21 @@ class Companies:
         with self._lock:
             return {i: self._names[i] for i in wanted if i in self._names}
 
+    @property
+    def can_create(self) -> bool:
+        return self._create
+
+    def known(self, name: str | None) -> int | None:
+        """The organisation id for ``name`` if it exists (looked up, never created: S14)."""
+        key = company_key(name)
+        if key is None:
+            return None
+        with self._lock:
+            if self._ids.get(key) is not None:
+                return self._ids[key]
+        found = None if self.complete else self._lookup(name or "")
+        return int(found["id"]) if found is not None else None
+
     def resolve(self, name: str | None) -> int | None:
         """The organisation id for ``name``; created when missing and allowed; None if blank."""
         key = company_key(name)

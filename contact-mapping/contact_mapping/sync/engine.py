@@ -227,7 +227,14 @@ class SyncEngine:
             self._claimed.add(match.key)
             self.report.match(inc.stream, inc.key, **match.details)
             # S4.2: the choice is logged with the candidates it beat.
-            self.logger.info("%s %s matched %s: %s", inc.stream, inc.key, match.key, match.details)
+            self.logger.info(
+                "%s %s matched %s %s: %s",
+                self._name(self.source),
+                inc.key,
+                self._name(),
+                match.key,
+                match.details,
+            )
             pairs.append(Pair(inc, None, match.key, match.current))
         unread = [p for p in pairs if p.current is None]
         if unread:
@@ -438,7 +445,8 @@ class SyncEngine:
                 return
             # Adopt what the destination did create (never a second copy); resend the rest.
             found = self.destination.find_created(
-                [(inc.key, project(inc.canonical.values())) for inc, _ in unsure]
+                [(inc.key, project(inc.canonical.values())) for inc, _ in unsure],
+                self._linked_or_claimed,
             )
             self._complete(
                 [(inc, found[inc.key]) for inc, _ in unsure if inc.key in found], intents
@@ -495,7 +503,7 @@ class SyncEngine:
         if not pending:
             return
         found = self.destination.find_created(
-            [(i.source_id, i.source_values or {}) for i in pending]
+            [(i.source_id, i.source_values or {}) for i in pending], self._linked_or_claimed
         )
 
         def finder(intent: Intent) -> Adopted | None:

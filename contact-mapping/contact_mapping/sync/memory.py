@@ -319,7 +319,9 @@ class MemorySell:
             out[w.incoming.key] = Outcome("ok", self._current(w.current.key), fields=w.changed)
         return out
 
-    def find_created(self, items: Sequence[tuple[str, Mapping[str, Any]]]) -> dict[str, Current]:
+    def find_created(
+        self, items: Sequence[tuple[str, Mapping[str, Any]]], linked: Any
+    ) -> dict[str, Current]:
         """The Sell contact an interrupted create made: its 'Exchange ID' field names the item."""
         made = {r.exchange_id: k for k, r in self.world.live_sell().items() if r.exchange_id}
         return {key: self._current(made[key]) for key, _ in items if key in made}
@@ -453,7 +455,9 @@ class MemoryExchange:
             out[w.incoming.key] = Outcome("ok", cur, fields=tuple(fields))
         return out
 
-    def find_created(self, items: Sequence[tuple[str, Mapping[str, Any]]]) -> dict[str, Current]:
+    def find_created(
+        self, items: Sequence[tuple[str, Mapping[str, Any]]], linked: Any
+    ) -> dict[str, Current]:
         """Items carrying the Sell-link property of an interrupted create."""
         out: dict[str, Current] = {}
         for ref, values in items:

@@ -117,8 +117,13 @@ class Destination(Protocol):
         """Write merged values into fetched records (by source key); ``preview``: send nothing."""
         ...
 
-    def find_created(self, items: Sequence[tuple[str, Mapping[str, Any]]]) -> dict[str, Current]:
-        """Records an earlier create made for these (source key, source values), if any."""
+    def find_created(
+        self,
+        items: Sequence[tuple[str, Mapping[str, Any]]],
+        linked: Callable[[Collection[str]], set[str]],
+    ) -> dict[str, Current]:
+        """Records an earlier create made for these (source key, source values), if any; one
+        already linked (``linked(keys)``) is never an earlier create's."""
         ...
 
     def wait(self, back_off: float | None, round_no: int) -> None:
