@@ -14,6 +14,7 @@ from sandbox_common.process import SandboxProcess, running_sandbox
 from sell_sandbox import DEMO_TOKEN
 from sell_sandbox.client import SellSandboxClient
 
+from demo.agreement import disagreements
 from demo.scenario import (
     DEMO_MAILBOX,
     DEMO_PASSWORD,
@@ -135,13 +136,18 @@ def main() -> int:
         for line in exchange_table(account):
             say(line)
 
+        heading("Agreement (S7.3): every linked pair holds the same values on both sides")
+        disagree = disagreements(api, account)
+        for line in disagree or ["every linked pair agrees"]:
+            say(f"  {line}")
+
         heading("Convergence check (S7.1): one more two-way-sync with no edits")
         sell.reset()
         ews.reset()
         project.run("--environment=demo", "run", "two-way-sync")
         say(f"  writes: Sell {writes(sell)}, Exchange {writes(ews)} (both must be 0)")
         exchangelib.close_connections()
-        converged = writes(sell) == 0 and writes(ews) == 0
+        converged = writes(sell) == 0 and writes(ews) == 0 and not disagree
     say()
     say(f"Demo finished in {time.monotonic() - started:.0f} s; reports in {REPORTS}")
     return 0 if converged else 1

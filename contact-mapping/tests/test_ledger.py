@@ -24,7 +24,14 @@ from contact_mapping.ledger import (
     intents,
     migrate,
 )
-from contact_mapping.ledger.testing import enqueue_overwritten, recent_runs, should_retry
+from contact_mapping.ledger.testing import (
+    begin_intent,
+    complete_intent,
+    enqueue_overwritten,
+    recent_runs,
+    should_retry,
+    update_link,
+)
 from contact_mapping.testing_db import PG_URL, postgres_unreachable
 
 
@@ -137,7 +144,7 @@ def test_optimistic_and_locked_snapshot_updates(open_ledger: Callable[..., Ledge
     assert saved.version == link.version + 1
     with pytest.raises(StaleLinkError):
         ledger.save_snapshot(link.id, Snapshot(base={"title": "C"}), link.version)
-    bumped = ledger.update_link(link.id, lambda cur: cur.snapshot.evolve(categories=("X",)))
+    bumped = update_link(ledger, link.id, lambda cur: cur.snapshot.evolve(categories=("X",)))
     assert bumped.snapshot.base == {"title": "B"}
     assert bumped.snapshot.categories == ("X",)
 
@@ -151,7 +158,7 @@ def test_tenant_scoping(open_ledger: Callable[..., Ledger]) -> None:
     assert globex.get_link(link.id) is None
     assert globex.active_links() == []
     for attempt in (
-        lambda: globex.update_link(link.id, lambda cur: cur.snapshot),
+        lambda: update_link(globex, link.id, lambda cur: cur.snapshot),
         lambda: globex.save_snapshot(link.id, Snapshot()),
         lambda: globex.retire_link(link.id, "x"),
     ):
@@ -159,7 +166,7 @@ def test_tenant_scoping(open_ledger: Callable[..., Ledger]) -> None:
             attempt()
     assert acme.get_link(link.id).active  # type: ignore[union-attr]
     globex.create_link("AAMk1", "contact", 1)  # the same ids are another tenant's records
-    acme.begin_intent("exchange_to_sell", "AAMk9", VALUES)
+    begin_intent(acme, "exchange_to_sell", "AAMk9", VALUES)
     assert globex.pending_intents("exchange_to_sell") == []
     acme.record_rejection("sell", "AAMk9", "fp", "bad")
     assert globex.rejections_for("sell", ["AAMk9"]) == {}
@@ -240,8 +247,8 @@ def sync_create(ledger: Ledger, sell: FakeSell, exchange_id: str, crash_at: str 
     if ledger.links_for_exchange_ids([exchange_id]):
         return
     canonical = from_sell_contact({"last_name": "Lee", "email": "ann@x.com"})
-    intent = ledger.begin_intent(
-        "exchange_to_sell", exchange_id, canonical.values(), source_change_key="ck1"
+    intent = begin_intent(
+        ledger, "exchange_to_sell", exchange_id, canonical.values(), source_change_key="ck1"
     )
     if crash_at == "after_intent":
         raise CrashError
@@ -249,7 +256,7 @@ def sync_create(ledger: Ledger, sell: FakeSell, exchange_id: str, crash_at: str 
     if crash_at == "after_create":
         raise CrashError
     snapshot = Snapshot(base=canonical.values(), exchange_values=canonical.values())
-    ledger.complete_intent(intent, exchange_id, "contact", sell_id, snapshot)
+    complete_intent(ledger, intent, exchange_id, "contact", sell_id, snapshot)
     if crash_at == "after_link":
         raise CrashError
 
@@ -291,20 +298,22 @@ def test_crash_at_any_point_never_creates_a_second_record(
 
 def test_intents_are_idempotent_and_per_direction(open_ledger: Callable[..., Ledger]) -> None:
     ledger = open_ledger()
-    one = ledger.begin_intent("sell_to_exchange", "contact:7", VALUES, source_modified="2024-01-01")
-    again = ledger.begin_intent("sell_to_exchange", "contact:7", VALUES)
+    one = begin_intent(
+        ledger, "sell_to_exchange", "contact:7", VALUES, source_modified="2024-01-01"
+    )
+    again = begin_intent(ledger, "sell_to_exchange", "contact:7", VALUES)
     assert one == again
     assert ledger.pending_intents("exchange_to_sell") == []
     assert [i.source_id for i in ledger.pending_intents("sell_to_exchange")] == ["contact:7"]
     with pytest.raises(ValueError, match="direction"):
-        ledger.begin_intent("sideways", "x", VALUES)
+        begin_intent(ledger, "sideways", "x", VALUES)
     ledger.create_link("AAMk7", "contact", 7)
     outcomes = ledger.resolve_intents(
         "sell_to_exchange", lambda i: Adopted("AAMk-other", "contact", 7, VALUES)
     )
     assert [o.outcome for o in outcomes] == ["already_linked"]
     assert ledger.pending_intents("sell_to_exchange") == []
-    ledger.begin_intent("sell_to_exchange", "contact:8", VALUES, source_change_key=None)
+    begin_intent(ledger, "sell_to_exchange", "contact:8", VALUES, source_change_key=None)
     (adopted,) = ledger.resolve_intents(
         "sell_to_exchange", lambda i: Adopted("AAMk8", "contact", 8, {"title": "x"}, None, "ck9")
     )
@@ -327,7 +336,7 @@ def _writer(db: dict[str, Any], link_id: int, who: int, errors: Any) -> None:
                     count = int((cur.snapshot.base or {}).get("notes") or 0)
                     return cur.snapshot.evolve(base={"notes": str(count + 1)})
 
-                ledger.update_link(link_id, bump)
+                update_link(ledger, link_id, bump)
                 ledger.record_rejection("sell", "shared", f"fp{who}-{i}", "x")
                 with contextlib.suppress(LinkConflictError):  # the other process won this one
                     ledger.create_link(f"race-{i}", "contact", 10_000 + i)
@@ -424,7 +433,7 @@ def test_begin_intents_batch_is_one_commit_and_keeps_pending_ones(
     from contact_mapping.ledger import NewIntent
 
     ledger = open_ledger()
-    old = ledger.begin_intent("sell_to_exchange", "contact:1", VALUES)
+    old = begin_intent(ledger, "sell_to_exchange", "contact:1", VALUES)
     got = ledger.begin_intents(
         "sell_to_exchange",
         [NewIntent("contact:1", {"x": "y"}), NewIntent("contact:2", VALUES, "2025-01-01T00:00Z")],

@@ -27,7 +27,7 @@ from contact_mapping.ledger import (
     migrate,
 )
 from contact_mapping.ledger.schema import metadata
-from contact_mapping.ledger.testing import enqueue_overwritten, recent_runs
+from contact_mapping.ledger.testing import enqueue_overwritten, recent_runs, update_link
 from contact_mapping.testing_db import postgres_unreachable, private_postgres_database
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -212,6 +212,15 @@ V4_ROWS: dict[str, list[dict[str, Any]]] = {
             "rejected_at": T1,
             "attempts": 2,
         },
+        {  # target-exchange before v5: kept under the side that rejected it
+            "tenant": "acme",
+            "side": "exchange",
+            "record_id": "contact:12",
+            "fingerprint": "fp12",
+            "reason": "ErrorInvalidPropertyValue",
+            "rejected_at": T1,
+            "attempts": 1,
+        },
     ],
     "organizations": [{"tenant": "acme", "sell_id": 7, "name": "Acme Corp", "updated_at": T0}],
     "overwritten_values": [
@@ -260,6 +269,9 @@ def test_a_v4_ledger_from_before_alembic_is_upgraded_in_place(place: Place) -> N
         assert (intent.source_id, intent.source_values) == ("contact:9", {"last_name": "Ng"})
         rejection = ledger.rejections_for("sell", ["AAMk-3"])["AAMk-3"]
         assert (rejection.fingerprint, rejection.attempts) == ("fp3", 2)
+        # v5: a rejection is kept under the side its record came from, in both directions.
+        assert ledger.rejections_for("sell", ["contact:12"])["contact:12"].fingerprint == "fp12"
+        assert ledger.rejections_for("exchange", ["contact:12"]) == {}
         assert ledger.organization_names() == {7: "Acme Corp"}
         (kept,) = ledger.pending_overwritten()
         assert (kept.sell_ref, kept.field, kept.value) == ("contact:7", "title", {"v": "CTO"})
@@ -328,7 +340,8 @@ def test_a_v1_ledger_is_upgraded_through_every_revision(place: Place) -> None:
         assert (old.sell_id, old.version, old.snapshot.base) == (42, 3, {"title": "CTO"})
         assert old.snapshot.categories is None  # v2's column, empty until written
         assert old.snapshot.exchange_superseded_key is None  # v4's
-        ledger.update_link(
+        update_link(
+            ledger,
             old.id,
             lambda cur: cur.snapshot.evolve(
                 categories=("Sell Person",), exchange_superseded_key="CQAAAB-ck0"
@@ -362,7 +375,7 @@ def test_v2_and_v3_ledgers_are_stamped_and_upgraded(place: Place, legacy: str) -
     with place.open() as ledger:
         assert (ledger.upgraded_from, ledger.schema_revision) == (legacy, migrate.head())
         link = ledger.create_link("AAMk-1", "contact", 7)
-        ledger.update_link(link.id, lambda cur: cur.snapshot.evolve(exchange_superseded_key="k"))
+        update_link(ledger, link.id, lambda cur: cur.snapshot.evolve(exchange_superseded_key="k"))
         enqueue_overwritten(ledger, [OverwrittenValue("contact", 7, "title", "CTO", "exchange")])
         assert [p.value for p in ledger.pending_overwritten()] == ["CTO"]
     assert schema_differences(place) == []

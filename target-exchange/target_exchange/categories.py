@@ -80,13 +80,21 @@ def _adopt(category_list: CategoryList, element, name: str, guid: str, change: M
         change.reguided.append(name)
 
 
-def sync_master_list(account) -> MasterListChange:
-    """Load the mailbox's list (one GetUserConfiguration), fix it, save only when changed."""
+def sync_master_list(account, *, dry_run: bool = False) -> MasterListChange:
+    """Load the mailbox's list (one GetUserConfiguration), fix it, save only when changed
+    (with ``dry_run`` only say what would change: S14)."""
     existing = master_categories.load(account)
     category_list = existing if existing is not None else CategoryList.empty()
     change = ensure_sell_categories(category_list)
     change.created_list = existing is None
-    if change.changed:
+    if change.changed and dry_run:
+        log.info(
+            "dry run: the master category list would get %s, names restored %s, recoloured %s",
+            change.added,
+            change.renamed,
+            change.recoloured,
+        )
+    elif change.changed:
         master_categories.save(account, category_list, exists=existing is not None)
         log.info(
             "master category list updated: added %s, renamed back %s, recoloured %s",

@@ -28,7 +28,16 @@ def config_schema() -> dict[str, Any]:
                 "'Contacts/Sell'); created when missing. Default: the Contacts folder itself."
             ),
         ),
-        *target_settings(),  # tenant, ledger_url, report_path, default_region (shared)
+        th.Property(
+            "exchange_id_field",
+            th.StringType,
+            description=(
+                "Sell custom field holding the Exchange item id (as set for "
+                "target-sell-contacts): a Sell record naming its item links to it first, even "
+                "when the run that created it crashed before recording the link."
+            ),
+        ),
+        *target_settings(),  # tenant, ledger_url, report_path, dry_run, default_region (shared)
     ):
         props.append(prop)
     return props.to_dict()
@@ -51,6 +60,8 @@ class TargetSettings:
     ledger_url: str | None
     report_path: str | None
     default_region: str
+    exchange_id_field: str | None = None
+    dry_run: bool = False
 
     def __repr__(self) -> str:
         return (
@@ -84,6 +95,8 @@ class TargetSettings:
             ledger_url=_text(config, "ledger_url"),
             report_path=_text(config, "report_path"),
             default_region=region,
+            exchange_id_field=_text(config, "exchange_id_field"),
+            dry_run=bool(config.get("dry_run", False)),
         )
         if settings.folder and not settings.folder_path:
             msg = "Setting 'folder': name a folder below Contacts, e.g. 'Sell'."

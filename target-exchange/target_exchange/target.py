@@ -14,11 +14,13 @@ from typing import Any
 from contact_mapping.ledger import Ledger
 from contact_mapping.ledger_url import open_ledger
 from contact_mapping.report import ProgressTicker, RunReport
+from contact_mapping.sync import SyncEngine
 from exchange_mailbox.ews.connection import connect, disconnect
 from exchange_mailbox.ews.writer import EwsWriter
 from singer_sdk import Sink, Target
 
 from .categories import sync_master_list
+from .destination import ExchangeDestination
 from .mailbox_index import Mailbox
 from .retag import retag_renamed
 from .settings import TargetSettings, config_schema
@@ -40,7 +42,9 @@ class TargetExchange(Target):
         # Contacts and leads share the matching index and the ledger: drain one sink at a time.
         self.max_parallelism = 1
         self.settings = TargetSettings.from_config(self.config)
-        self.report = RunReport(target=self.name, tenant=self.settings.tenant)
+        self.report = RunReport(
+            target=self.name, tenant=self.settings.tenant, dry_run=self.settings.dry_run
+        )
         self._engine: SellToExchange | None = None
         self._account = None
         self._ledger: Ledger | None = None
@@ -63,14 +67,21 @@ class TargetExchange(Target):
         account = connect(settings.exchange)  # bounded by retry_max_wait from the probe on
         self._account = account
         self._ledger = open_ledger(settings.ledger_url, settings.tenant)
-        self._run_id = self._ledger.start_run(self.name)
+        if not settings.dry_run:
+            self._run_id = self._ledger.start_run(self.name)
         writer = EwsWriter(account)
         mailbox = Mailbox(account, settings.folder_path, settings.default_region)
-        change = sync_master_list(account)
-        if change.renamed:
+        change = sync_master_list(account, dry_run=settings.dry_run)
+        if change.renamed and not settings.dry_run:
             retag_renamed(writer, mailbox, change.renamed)
         self._ticker = ProgressTicker(self.report, self.logger).__enter__()
-        return SellToExchange(self._ledger, writer, mailbox, self.report, settings.default_region)
+        destination = ExchangeDestination(writer, mailbox, settings.default_region)
+        engine = SyncEngine(
+            "sell", self._ledger, destination, self.report, logger=log, dry_run=settings.dry_run
+        )
+        return SellToExchange(
+            engine, self._ledger, settings.default_region, settings.exchange_id_field
+        )
 
     def process_endofpipe(self) -> None:
         try:

@@ -272,7 +272,7 @@ def test_s4_matching_links_one_to_one_and_s53_first_link_fills_blanks(ews, tmp_p
         [logged] = [
             line
             for line in pipeline.log.splitlines()
-            if f"matched contact:{eve['id']} to Exchange item" in line
+            if f"Sell contact:{eve['id']} matched Exchange" in line
         ]
         assert eve_newer.id in logged
         assert eve_older.id in logged
@@ -413,7 +413,7 @@ def test_s6_deletions_retire_links_and_are_never_propagated(ews, tmp_path):
         report = pipeline.sync()
         counts = report["streams"]["contacts"]
         assert (counts["links_retired"], counts["created"], counts["updated"]) == (2, 0, 0)
-        retired = {r["record_id"]: r["exchange_id"] for r in report["links_retired"]}
+        retired = {r["record_id"]: r["destination"] for r in report["links_retired"]}
         assert retired == {f"contact:{ray['id']}": ray_x.id, f"contact:{sam['id']}": sam_x.id}
         # Not re-created in Exchange; Tia's Exchange contact is not deleted nor touched.
         assert set(outlook.by_link()) == {f"contact:{tia['id']}"}

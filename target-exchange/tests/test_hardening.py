@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from contact_mapping.ledger import Ledger
+from contact_mapping.ledger.testing import begin_intent
 from exchange_mailbox.ews import link_property
 from exchange_mailbox.ews.connection import disconnect
 from exchange_mailbox.ews.writer import EwsWriter
@@ -239,7 +240,7 @@ def test_extra_copies_of_a_half_done_create_are_deleted_on_resolution(env):
     finally:
         disconnect(account)
     with ledger(env) as led:
-        led.begin_intent("sell_to_exchange", "contact:5", {"first_name": "First5"})
+        begin_intent(led, "sell_to_exchange", "contact:5", {"first_name": "First5"})
     report = env.run({"contacts": [person(5)]})
     contacts = env.contacts()
     assert [getattr(c, link_property.FIELD_NAME) for c in contacts] == ["contact:5"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 from contact_mapping.exchange_map import from_exchange
 from contact_mapping.ledger import Ledger
+from contact_mapping.ledger.testing import begin_intent
 
 BASE = "AAMkADk0ZjU1YzQ2LTVhNGMtNDYxNy1iOTgzLWNiZjM4NmE5NmM4ZgBGAAAAAAC"
 
@@ -75,7 +76,7 @@ def test_crashed_create_is_not_adopted_from_a_case_variant(tenant, make_record):
     )  # fmt: skip
     ledger = Ledger(tenant.config["ledger_url"], tenant.config["tenant"])
     try:
-        ledger.begin_intent("exchange_to_sell", exact, from_exchange(sent).values())
+        begin_intent(ledger, "exchange_to_sell", exact, from_exchange(sent).values())
     finally:
         ledger.close()
     # Edited in Exchange since the crash, so the normal flow matches nothing either.

@@ -151,15 +151,6 @@ class Ledger:
         with self._read() as conn:
             return links.active(conn, self.tenant)
 
-    def update_link(self, link_id: int, change: Callable[[Link], Snapshot]) -> Link:
-        """Read-modify-write of a link's snapshot under a row lock; ``change`` gets the fresh link.
-
-        Use this when the other target may have touched the link since it was read.
-        """
-        with self._write() as conn:
-            link = links.lock(conn, self.tenant, link_id)
-            return links.store(conn, self.tenant, link, **links.snapshot_columns(change(link)))
-
     def save_snapshot(
         self,
         link_id: int,
@@ -198,23 +189,6 @@ class Ledger:
         with self._write() as conn:
             return intents.begin(conn, self.tenant, direction, requests)
 
-    def begin_intent(
-        self,
-        direction: str,
-        source_id: str,
-        source_values: Mapping[str, Any] | None = None,
-        *,
-        payload_fingerprint: str | None = None,
-        source_modified: Any = None,
-        source_change_key: str | None = None,
-    ) -> Intent:
-        """:meth:`begin_intents` for one create (target-sell-contacts' single create path)."""
-        values = dict(source_values) if source_values is not None else None
-        request = NewIntent(
-            str(source_id), values, source_modified, source_change_key, payload_fingerprint
-        )
-        return self.begin_intents(direction, [request])[str(source_id)]
-
     def pending_intents(self, direction: str) -> list[Intent]:
         intents.check_direction(direction)
         with self._read() as conn:
@@ -247,18 +221,6 @@ class Ledger:
                 intents.delete(conn, self.tenant, intent)
                 out[intent.id] = link
         return out
-
-    def complete_intent(
-        self, intent: Intent, exchange_id: str, sell_kind: str, sell_id: int, snapshot: Snapshot
-    ) -> Link:
-        """:meth:`complete_intents` for one create; LinkConflictError if a record was taken
-        (the intent is deleted all the same, as the batch form does)."""
-        done = self.complete_intents([(intent, exchange_id, sell_kind, sell_id, snapshot)])
-        link = done[intent.id]
-        if link is None:
-            msg = f"Exchange item {exchange_id!r} or Sell {sell_kind}:{sell_id} is linked already"
-            raise LinkConflictError(msg)
-        return link
 
     def drop_intent(self, intent: Intent) -> None:
         """The create did not happen (the destination refused it): forget the intent."""
