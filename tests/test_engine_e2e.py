@@ -217,3 +217,41 @@ def test_dry_run_writes_nothing_and_the_real_run_does_what_it_listed(
             ], (target, listed)
         created = {p["record_id"] for p in preview["planned"] if p["action"] == "create"}
         assert len(created) == sum(c.get("created", 0) for c in real["streams"].values())
+
+
+@pytest.mark.spec("S6", "S2", "S5.1", "S7.3")
+def test_a_converted_lead_keeps_its_exchange_contact(world: World) -> None:
+    """A lead synced to Exchange and edited there, then converted in Sell with a deal: after one
+    round its ONE Exchange contact is linked to the new Sell contact, tagged Sell Person and Sell
+    Current Prospect, and carries the Exchange edit, also in Sell; nothing is duplicated, and
+    the next round writes nothing."""
+    world.exchange_contact(given_name="Pat", surname="Doe", display_name="Pat Doe",
+                           categories=["Clients"])  # fmt: skip
+    lead = world.api.create(
+        "leads", first_name="Linus", last_name="Torvalds", email="linus@transmeta.example",
+        title="Engineer", organization_name="Transmeta",
+    )  # fmt: skip
+    world.round()
+    [item] = [i for i in world.account.contacts.all() if i.display_name == "Linus Torvalds"]
+    assert getattr(item, link_property.FIELD_NAME) == f"lead:{lead['id']}"
+    assert "Sell Lead" in item.categories
+    stamp = world.edit_exchange(item.id, job_title="Fellow")
+    wait_past(stamp)
+    conversion = world.api.convert_lead(lead["id"], create_deal=True)
+
+    world.round()
+
+    person = f"contact:{conversion['individual_id']}"
+    linus = [i for i in world.account.contacts.all() if i.display_name == "Linus Torvalds"]
+    assert [i.id for i in linus] == [item.id], "the lead's Exchange contact is the only one"
+    now = world.exchange(item.id)
+    assert getattr(now, link_property.FIELD_NAME) == person
+    assert "Sell Lead" not in now.categories
+    assert {"Sell Person", "Sell Current Prospect"} <= set(now.categories)
+    assert now.job_title == "Fellow"
+    contact = world.api.get("contacts", conversion["individual_id"])
+    assert contact["title"] == "Fellow"
+    people = [c for c in world.api.all("contacts") if c.get("last_name") == "Torvalds"]
+    assert len(people) == 1, "no duplicate in Sell"
+    assert world.agree() == []
+    assert world.round() == {"sell": 0, "ews": 0}

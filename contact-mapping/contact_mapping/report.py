@@ -29,6 +29,7 @@ COUNTERS = (
     "rejected",
     "links_retired",
     "deletions_seen",
+    "links_moved",
 )
 
 
@@ -47,6 +48,7 @@ class RunReport:
     conflicts: list[dict[str, Any]] = field(default_factory=list)
     rejected: list[dict[str, Any]] = field(default_factory=list)
     links_retired: list[dict[str, Any]] = field(default_factory=list)
+    links_moved: list[dict[str, Any]] = field(default_factory=list)  # S6: a converted lead
     matches: list[dict[str, Any]] = field(default_factory=list)
     planned: list[dict[str, Any]] = field(default_factory=list)  # dry_run (S14): what would be done
     dry_run: bool = False
@@ -81,6 +83,12 @@ class RunReport:
             )
             self.counts.setdefault(stream, Counter())["links_retired"] += 1
 
+    def move(self, stream: str, record_id: str, **details: Any) -> None:
+        """A link that followed its Sell record into another (a converted lead, S6)."""
+        with self._lock:
+            self.links_moved.append({"stream": stream, "record_id": record_id, **details})
+            self.counts.setdefault(stream, Counter())["links_moved"] += 1
+
     def match(self, stream: str, record_id: str, **details: Any) -> None:
         with self._lock:
             self.matches.append({"stream": stream, "record_id": record_id, **details})
@@ -111,6 +119,7 @@ class RunReport:
                 "conflicts": list(self.conflicts),
                 "rejected": list(self.rejected),
                 "links_retired": list(self.links_retired),
+                "links_moved": list(self.links_moved),
                 "matches": list(self.matches),
                 **({"dry_run": True, "planned": list(self.planned)} if self.dry_run else {}),
             }

@@ -133,6 +133,13 @@ class TwoWaySync(RuleBasedStateMachine):
         if key:
             self.world.edit_sell(key, status=status)
 
+    @rule(data=st.data(), deal=st.booleans())
+    def user_converts_a_lead(self, data, deal: bool) -> None:
+        """S6: a converted lead is not a deletion; its Exchange contact follows the new one."""
+        key = self._pick(data, "sell", kind="lead")
+        if key:
+            self.world.convert_lead(key, deal)
+
     @rule(data=st.data())
     def user_deletes_in_exchange(self, data) -> None:
         key = self._pick(data, "exchange")
@@ -164,6 +171,8 @@ class TwoWaySync(RuleBasedStateMachine):
         try:
             if side == "exchange":
                 sell.deliver_kept(self.ledger)
+            else:
+                engine.follow_moves(tap.moves())  # tap-sell emits lead_conversions first
             engine.process(records)
         except Crash:
             return world.exchange_writes + world.sell_writes - before

@@ -210,11 +210,13 @@ class DealCustomFieldsStream(ContactCustomFieldsStream):
     path = "/deal/custom_fields"
 
 
+#: lead_conversions first: a target then knows which lead became which contact before the new
+#: contact arrives (target-exchange moves the lead's link to it, S6).
 STREAM_TYPES: tuple[type[SellStream], ...] = (
+    LeadConversionsStream,
     ContactsStream,
     LeadsStream,
     DealsStream,
-    LeadConversionsStream,
     StagesStream,
     PipelinesStream,
     UsersStream,

@@ -17,6 +17,7 @@ from typing import Any
 from contact_mapping.canonical import Canonical
 from contact_mapping.categories import SELL_CATEGORIES, merge_categories
 from contact_mapping.exchange_map import from_exchange, to_exchange_fields
+from contact_mapping.ledger import Move
 from contact_mapping.sync import Current, Found, Incoming, Outcome, Write
 from exchange_mailbox.ews import link_property
 from exchange_mailbox.ews.records import contact_to_record, iso
@@ -202,3 +203,8 @@ class ExchangeDestination:
 
     def wait(self, back_off: float | None, round_no: int) -> None:
         self.writer.wait_busy(back_off or 0.0, round_no)
+
+    def moved(self, keys: Sequence[str]) -> dict[str, Move]:
+        """Exchange items never become others here (a moved item keeps an immutable id; one
+        outside the private folders is gone, S6)."""
+        return {}

@@ -36,6 +36,20 @@ class SellRecordsSink(BatchSink):
         return
 
 
+class LeadConversionsSink(RecordSink):
+    """Each conversion applied as it arrives (S6): the link of the lead's Exchange contact
+    moves to the new Sell contact before that contact's record is processed, whatever the sinks'
+    drain order (tap-sell emits ``lead_conversions`` first)."""
+
+    def __init__(self, target: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(target, *args, **kwargs)
+        self.owner = target
+        target.engine()
+
+    def process_record(self, record: dict, context: dict) -> None:
+        self.owner.engine().process(self.stream_name, [record])
+
+
 class IgnoredStreamSink(RecordSink):
     """A stream target-exchange does not sync: one log line, nothing written."""
 

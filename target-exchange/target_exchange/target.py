@@ -24,8 +24,8 @@ from .destination import ExchangeDestination
 from .mailbox_index import Mailbox
 from .retag import retag_renamed
 from .settings import TargetSettings, config_schema
-from .sinks import IgnoredStreamSink, SellRecordsSink
-from .sync import STREAM_KINDS, SellToExchange
+from .sinks import IgnoredStreamSink, LeadConversionsSink, SellRecordsSink
+from .sync import CONVERSIONS, STREAM_KINDS, SellToExchange
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,8 @@ class TargetExchange(Target):
         self._lock = threading.Lock()
 
     def get_sink_class(self, stream_name: str) -> type[Sink]:
+        if stream_name == CONVERSIONS:
+            return LeadConversionsSink
         return SellRecordsSink if stream_name in STREAM_KINDS else IgnoredStreamSink
 
     def engine(self) -> SellToExchange:

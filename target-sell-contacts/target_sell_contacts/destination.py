@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from contact_mapping.canonical import MAPPED_FIELDS, Canonical, field_key
+from contact_mapping.ledger import Move
 from contact_mapping.matching import Candidate, MatchIndex
 from contact_mapping.merge import append_overwritten
 from contact_mapping.sell_map import (
@@ -400,6 +401,30 @@ class SellDestination:
     def wait(self, back_off: float | None, round_no: int) -> None:
         """Nothing to wait for: the client paces and retries 429s itself."""
         return
+
+    def moved(self, keys: Sequence[str]) -> dict[str, Move]:
+        """Leads that are gone because they were converted (S6): one
+        ``GET /v2/lead_conversions?lead_id=`` each; contacts never become others."""
+        out: dict[str, Move] = {}
+        for key in keys:
+            kind, ident = parse_sell_ref(key)
+            if kind != "lead":
+                continue
+            for conversion in self.client.page("lead_conversions", {"lead_id": ident}).items:
+                if conversion.get("individual_id") is not None:
+                    out[key] = move_of(conversion)
+        return out
+
+
+def move_of(conversion: Mapping[str, Any]) -> Move:
+    """A Sell ``lead_conversion`` record as the ledger keeps it."""
+    return Move(
+        from_ref=sell_ref("lead", int(conversion["lead_id"])),
+        to_ref=sell_ref("contact", int(conversion["individual_id"])),
+        organization_id=conversion.get("organization_id"),
+        deal_id=conversion.get("deal_id"),
+        moved_at=conversion.get("created_at"),
+    )
 
 
 def sell_updated(record: Mapping[str, Any]) -> Any:

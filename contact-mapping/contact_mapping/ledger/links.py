@@ -194,3 +194,16 @@ def retire(conn: sa.Connection, tenant: str, link_id: int, reason: str) -> Link:
     if not link.active:
         return link
     return store(conn, tenant, link, status="retired", retired_reason=reason, retired_at=now())
+
+
+def move_sell_side(
+    conn: sa.Connection, tenant: str, link: Link, sell_kind: str, sell_id: int
+) -> Link:
+    """Point a locked active link at another Sell record (a converted lead's contact)."""
+    check_sell_kind(sell_kind)
+    try:
+        with conn.begin_nested():
+            return store(conn, tenant, link, sell_kind=sell_kind, sell_id=int(sell_id))
+    except IntegrityError as exc:
+        msg = f"Sell {sell_kind}:{sell_id} is linked already"
+        raise LinkConflictError(msg) from exc

@@ -188,6 +188,17 @@ class NewIntent:
 
 
 @dataclass(frozen=True)
+class Move:
+    """A Sell record that became another: ``lead:45`` converted into ``contact:123`` (S6)."""
+
+    from_ref: str
+    to_ref: str
+    organization_id: int | None = None
+    deal_id: int | None = None
+    moved_at: str | None = None
+
+
+@dataclass(frozen=True)
 class Run:
     id: int
     target: str

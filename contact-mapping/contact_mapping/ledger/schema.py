@@ -141,3 +141,17 @@ sa.Index(
     overwritten_values.c.status,
     overwritten_values.c.id,
 )
+
+# --- added in v6 -------------------------------------------------------------------------------
+moves = sa.Table(
+    "moves",
+    metadata,
+    sa.Column("tenant", sa.String(200), primary_key=True),
+    sa.Column("from_ref", sa.String(64), primary_key=True),  # "lead:45"
+    sa.Column("to_ref", sa.String(64), nullable=False),  # "contact:123"
+    sa.Column("organization_id", sa.BigInteger()),
+    sa.Column("deal_id", sa.BigInteger()),
+    sa.Column("moved_at", _TS),  # when Sell made the move (the conversion's created_at)
+    sa.Column("recorded_at", _TS, nullable=False),
+)
+sa.Index("ix_moves_to", moves.c.tenant, moves.c.to_ref)

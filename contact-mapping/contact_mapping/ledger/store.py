@@ -21,6 +21,7 @@ from contact_mapping.ledger import (
     intents,
     links,
     migrate,
+    moves,
     organizations,
     overwritten_values,
     rejections,
@@ -32,6 +33,7 @@ from contact_mapping.ledger.models import (
     IntentOutcome,
     Link,
     LinkConflictError,
+    Move,
     NewIntent,
     OverwrittenValue,
     Rejection,
@@ -282,6 +284,31 @@ class Ledger:
             rejections.clear(conn, self.tenant, side, record_id)
 
     # -- organisations (company names without Sell API access) -----------------------------------
+    # -- Sell records that became others (S6: a converted lead) ---------------------------------
+    def record_moves(self, found: Iterable[Move]) -> None:
+        found = list(found)
+        if found:
+            with self._write() as conn:
+                moves.record(conn, self.tenant, found)
+
+    def moves_from(self, refs: Iterable[str]) -> dict[str, Move]:
+        with self._read() as conn:
+            return moves.from_refs(conn, self.tenant, refs)
+
+    def moves_to(self, refs: Iterable[str]) -> dict[str, Move]:
+        with self._read() as conn:
+            return moves.to_refs(conn, self.tenant, refs)
+
+    def move_link(self, link_id: int, sell_kind: str, sell_id: int, expected_version: int) -> Link:
+        """Point an active link at another Sell record; StaleLinkError if it moved meanwhile,
+        LinkConflictError if that record is linked already."""
+        with self._write() as conn:
+            link = links.lock(conn, self.tenant, link_id)
+            if link.version != expected_version or not link.active:
+                msg = f"link {link_id} is at version {link.version}, not {expected_version}"
+                raise StaleLinkError(msg)
+            return links.move_sell_side(conn, self.tenant, link, sell_kind, sell_id)
+
     def remember_organizations(self, names: Mapping[int, str]) -> None:
         """Learn Sell organisation id → name from records seen (upsert, last one wins)."""
         if not names:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from contact_mapping.canonical import project
@@ -37,6 +37,7 @@ from contact_mapping.ledger import (
     Ledger,
     Link,
     LinkConflictError,
+    Move,
     NewIntent,
     OverwrittenValue,
     Snapshot,
@@ -143,11 +144,16 @@ class SyncEngine:
         self, live: list[Incoming], links: Mapping[str, Link]
     ) -> tuple[list[Pair], list[Incoming], list[Incoming]]:
         rejections = self.ledger.rejections_for(self.source, [i.key for i in live])
+        became = self._became_others([i.key for i in live if i.key not in links])
         pairs: list[Pair] = []
         named: list[Incoming] = []
         unlinked: list[Incoming] = []
         for inc in live:
             link = links.get(inc.key)
+            if inc.key in became:  # S6: a late copy of a converted lead; its link moved on
+                self.logger.info("%s %s became %s: skipped", inc.stream, inc.key, became[inc.key])
+                self.report.count(inc.stream, "unchanged")
+                continue
             plan = plan_write(
                 link,
                 self.source,
@@ -177,6 +183,72 @@ class SyncEngine:
         found = self.destination.fetch([p.key for p in pairs])
         for pair in pairs:
             pair.current = found.get(pair.key)
+        gone = [p for p in pairs if p.current is None and p.link is not None and p.link.active]
+        if gone:
+            self._follow_to_new_records(gone)
+
+    def _follow_to_new_records(self, gone: list[Pair]) -> None:
+        """S6: a linked destination record that BECAME another (a lead converted into a
+        contact) is not gone: the link moves to the new record, which is merged as usual."""
+        found = self.ledger.moves_from([p.key for p in gone])
+        unknown = [p.key for p in gone if p.key not in found]
+        if unknown:
+            learnt = self.destination.moved(unknown)
+            if learnt and not self.dry_run:
+                self.ledger.record_moves(learnt.values())
+            found |= learnt
+        moved = [p for p in gone if p.key in found]
+        for pair in moved:
+            assert pair.link is not None
+            link = self._move_link(pair.link, found[pair.key].to_ref, pair.incoming.stream)
+            if link is not None:
+                pair.link, pair.key = link, found[pair.key].to_ref
+        if moved:
+            current = self.destination.fetch([p.key for p in moved])
+            for pair in moved:
+                pair.current = current.get(pair.key)
+
+    def follow_moves(self, moves: Sequence[Move]) -> None:
+        """Sell says records became others (``lead_conversions``): remember it, and move the
+        links of the old records to the new ones now, before the new records arrive."""
+        if not moves:
+            return
+        if not self.dry_run:
+            self.ledger.record_moves(moves)
+        old = self._sell_links([m.from_ref for m in moves])
+        for move in moves:
+            link = old.get(move.from_ref)
+            if link is not None and link.active:
+                self._move_link(link, move.to_ref, "lead_conversions")
+
+    def _move_link(self, link: Link, to_ref: str, stream: str) -> Link | None:
+        """The link of ``link.sell_ref`` now joins ``to_ref``; None when that cannot be."""
+        if self.dry_run:
+            self.report.plan(stream, link.sell_ref, action="move_link", destination=to_ref)
+            kind, ident = parse_sell_ref(to_ref)
+            return replace(link, sell_kind=kind, sell_id=ident)
+        kind, ident = parse_sell_ref(to_ref)
+        try:
+            moved = self.ledger.move_link(link.id, kind, ident, link.version)
+        except LinkConflictError:
+            self.logger.warning(
+                "%s became %s, which is linked to another Exchange contact already; the "
+                "link of %s is left as it was",
+                link.sell_ref,
+                to_ref,
+                link.exchange_id,
+            )
+            return None
+        except StaleLinkError:
+            fresh = self.ledger.get_link(link.id)
+            if fresh is None or fresh.sell_ref != to_ref:
+                return None
+            moved = fresh  # the other target moved it meanwhile
+        self.logger.info(
+            "%s became %s: link of %s moved (S6)", link.sell_ref, to_ref, link.exchange_id
+        )
+        self.report.move(stream, link.sell_ref, to_ref=to_ref, exchange_id=link.exchange_id)
+        return moved
 
     def _still_there(self, pair: Pair) -> bool:
         """S6: a linked destination record that is gone retires the link, nothing re-created."""
@@ -612,8 +684,28 @@ class SyncEngine:
     def _links_by_source(self, keys: list[str]) -> dict[str, Link]:
         if self.source == "exchange":
             return self.ledger.links_for_exchange_ids(keys, include_retired=True)
+        out = self._sell_links(keys)
+        unlinked = [k for k in keys if k not in out or not out[k].active]
+        if unlinked:  # a record another one became (S6): its link moves to it first
+            moves = self.ledger.moves_to(unlinked)
+            old = self._sell_links([m.from_ref for m in moves.values()])
+            for key, move in moves.items():
+                link = old.get(move.from_ref)
+                if link is not None and link.active:
+                    moved = self._move_link(link, key, "lead_conversions")
+                    if moved is not None:
+                        out[key] = moved
+        return out
+
+    def _became_others(self, keys: list[str]) -> dict[str, str]:
+        """Unlinked source records Sell says became another record (from ref → to ref)."""
+        if self.source != "sell" or not keys:
+            return {}
+        return {k: m.to_ref for k, m in self.ledger.moves_from(keys).items()}
+
+    def _sell_links(self, refs: Iterable[str]) -> dict[str, Link]:
         by_kind: dict[str, list[int]] = {}
-        for key in keys:
+        for key in refs:
             kind, ident = parse_sell_ref(key)
             by_kind.setdefault(kind, []).append(ident)
         out: dict[str, Link] = {}

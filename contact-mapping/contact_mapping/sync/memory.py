@@ -16,7 +16,7 @@ from typing import Any
 
 from contact_mapping.canonical import MAPPED_FIELDS, Canonical, field_key
 from contact_mapping.categories import SELL_CATEGORIES, merge_categories
-from contact_mapping.ledger import Ledger
+from contact_mapping.ledger import Ledger, Move
 from contact_mapping.matching import Candidate, MatchIndex
 from contact_mapping.merge import append_overwritten
 from contact_mapping.sync.port import Current, Found, Incoming, Outcome, Write
@@ -108,6 +108,7 @@ class World:
     ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     exchange_writes: int = 0
     sell_writes: int = 0
+    conversions: list[tuple[int, Move]] = field(default_factory=list)  # (seq, move)
 
     # -- user actions --------------------------------------------------------------------------
     def user_exchange(self, canonical: Canonical, uid: str, categories: Sequence[str]) -> str:
@@ -148,6 +149,19 @@ class World:
         self.exchange[key].deleted = True
         self.exchange[key].seq = next(self.seq)
 
+    def convert_lead(self, key: str, deal: bool) -> str:
+        """Sell's lead conversion: a contact carrying the lead's fields (a current prospect
+        with a deal); the lead disappears (the sandbox's default, ``--converted-leads removed``)."""
+        lead = self.sell[key]
+        new = f"contact:{next(self.ids)}"
+        self.sell[new] = SellRecord(
+            "contact", lead.canonical, self.clock.tick(), next(self.seq),
+            status="prospect" if deal else "none", uid=lead.uid,
+        )  # fmt: skip
+        lead.deleted = True
+        self.conversions.append((next(self.seq), Move(key, new, None, 1 if deal else None)))
+        return new
+
     def delete_sell(self, key: str) -> None:
         self.sell[key].deleted = True
 
@@ -182,10 +196,16 @@ class Tap:
     bookmark: int = 0
     emitted: list[list[Incoming]] = field(default_factory=list)  # for replays
 
+    def moves(self) -> list[Move]:
+        """Sell's ``lead_conversions`` since the bookmark (tap-sell emits them first)."""
+        if self.side != "sell":
+            return []
+        return [m for seq, m in self.world.conversions if seq >= self.bookmark]
+
     def read(self) -> tuple[list[Incoming], int]:
         """The batch and the bookmark it would move to."""
         out: list[Incoming] = []
-        top = self.bookmark
+        top = max([self.bookmark, *(seq for seq, _ in self.world.conversions)])
         source = self.world.exchange if self.side == "exchange" else self.world.sell
         for key, record in source.items():
             if record.seq > self.bookmark or (self.side == "sell" and record.seq == self.bookmark):
@@ -329,6 +349,10 @@ class MemorySell:
     def wait(self, back_off: float | None, round_no: int) -> None:
         return
 
+    def moved(self, keys: Sequence[str]) -> dict[str, Move]:
+        """What target-sell-contacts asks Sell (``GET /v2/lead_conversions?lead_id=``)."""
+        return {m.from_ref: m for _, m in self.world.conversions if m.from_ref in keys}
+
     def deliver_kept(self, ledger: Ledger) -> None:
         """What target-sell-contacts does first: values target-exchange queued are kept (S5.2)."""
         pending = ledger.pending_overwritten()
@@ -454,6 +478,9 @@ class MemoryExchange:
             cur = self._current(w.current.key, modified=False)
             out[w.incoming.key] = Outcome("ok", cur, fields=tuple(fields))
         return out
+
+    def moved(self, keys: Sequence[str]) -> dict[str, Move]:
+        return {}
 
     def find_created(
         self, items: Sequence[tuple[str, Mapping[str, Any]]], linked: Any

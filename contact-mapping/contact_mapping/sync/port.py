@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from contact_mapping.canonical import Canonical
+from contact_mapping.ledger.models import Move
 from contact_mapping.merge import MergeResult, Overwritten, Side
 
 OutcomeKind = Literal["ok", "not_found", "conflict", "rejected", "uncertain", "busy"]
@@ -124,6 +125,11 @@ class Destination(Protocol):
     ) -> dict[str, Current]:
         """Records an earlier create made for these (source key, source values), if any; one
         already linked (``linked(keys)``) is never an earlier create's."""
+        ...
+
+    def moved(self, keys: Sequence[str]) -> dict[str, Move]:
+        """Of these records that are gone, those that became another record (a lead
+        converted into a contact, S6); Exchange items never do (ids are immutable)."""
         ...
 
     def wait(self, back_off: float | None, round_no: int) -> None:
