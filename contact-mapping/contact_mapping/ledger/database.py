@@ -9,6 +9,8 @@ read, changed and written back, and may keep the tables in a schema of their own
 from __future__ import annotations
 
 import re
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +58,7 @@ def _configure_sqlite(engine: sa.Engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        _wal(cursor)
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
@@ -67,6 +69,21 @@ def _configure_sqlite(engine: sa.Engine) -> None:
         # SQLITE_BUSY_SNAPSHOT instead of waiting, which would lose or abort updates.
         read_only = conn.get_execution_options().get(READ_ONLY, False)
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def _wal(cursor: Any) -> None:
+    """Switch to WAL. The switch needs the file alone for an instant, and SQLite answers
+    'database is locked' at once (no busy handler) while another process opens the same new
+    file: wait for it, within the busy timeout (seen with three first opens on a loaded box)."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _use_schema(engine: sa.Engine, schema: str) -> None:
