@@ -66,6 +66,11 @@ def show_reports(names: dict[str, str]) -> None:
             say(f"    rejected {who(r['record_id'])}: {r['reason']}")
         for r in report["links_retired"]:
             say(f"    link retired {who(r['record_id'])}: {r['reason']}")
+        for r in report.get("links_moved", []):
+            say(
+                f"    link moved: {who(r['record_id'])} became {who(r.get('to_ref'))}, and"
+                f" {who(r.get('exchange_id'))} follows it (S6)"
+            )
         for m in report["matches"]:
             say(
                 f"    matched {who(m['record_id'])} with {who(m.get('matched_id'))}"

@@ -186,7 +186,8 @@ def seed_exchange(account: Account) -> dict[str, Contact]:
 def user_edits(
     api: SellSandboxClient, account: Account, sell: dict, exchange: dict[str, Contact]
 ) -> list[str]:
-    """Edits a user makes between two syncs: merges, a conflict, a deal that is won."""
+    """Edits a user makes between two syncs: merges, a conflict, a deal that is won, a lead
+    edited in Exchange and converted in Sell."""
     stages = api.stage_ids()
     ada = exchange["ada"]
     ada.refresh()
@@ -201,10 +202,18 @@ def user_edits(
     api.update("contacts", sell["grace"]["id"], title="Commodore (ret.)")  # later: Sell wins
     deal = next(d for d in api.all("deals") if d["contact_id"] == sell["ada"]["id"])
     api.update("deals", deal["id"], stage_id=stages["won"])
+    # The lead synced in run 1 is edited in Outlook, then converted in Sell with a deal (S6).
+    [linus] = [c for c in account.contacts.all() if c.display_name == "Linus Torvalds"]
+    linus.job_title = "Fellow"
+    linus.save(update_fields=["job_title"])
+    api.convert_lead(sell["linus"]["id"], create_deal=True)
     return [
         "Exchange: Ada Lovelace's job title -> 'Countess, Mathematician'",
         "Sell:     Ada Lovelace's mobile -> +44 20 7946 0002 (another field: both edits kept)",
         "Exchange: Grace Hopper's title -> 'Rear Admiral (ret.)'",
         "Sell:     Grace Hopper's title -> 'Commodore (ret.)' (same field, later: a conflict)",
         "Sell:     Ada Lovelace's deal is won (Sell Current Prospect -> Sell Current Customer)",
+        "Exchange: Linus Torvalds' (a lead) job title -> 'Fellow'",
+        "Sell:     lead Linus Torvalds converted, with a deal (his Exchange contact follows the"
+        " new Sell contact: Sell Lead -> Sell Person, Sell Current Prospect)",
     ]
