@@ -40,12 +40,14 @@ from dagster import (
     op,
     sensor,
 )
-from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES, DagsterRunStatus
+from dagster._core.storage.dagster_run import FINISHED_STATUSES, DagsterRunStatus
 
 from contact_sync_orchestration import run_guard, tenant_cycle
 from contact_sync_orchestration.registry import Registry
 
 TENANT_TAG = "contact_sync/tenant"
+# Queued and not-yet-started runs count too: a tick must not queue a second run of a tenant.
+UNFINISHED = [status for status in DagsterRunStatus if status not in FINISHED_STATUSES]
 INTERVAL_SECONDS = int(os.environ.get("CONTACT_SYNC_INTERVAL_SECONDS", "900"))
 RETRY_DELAY_SECONDS = float(os.environ.get("CONTACT_SYNC_RETRY_DELAY_SECONDS", "30"))
 RUN_TIMEOUT = timedelta(seconds=int(os.environ.get("CONTACT_SYNC_RUN_TIMEOUT_SECONDS", "3600")))
@@ -139,9 +141,7 @@ def tenant_sync() -> None:
 
 def _in_progress(instance: Any, tenant_id: str) -> list[Any]:
     return list(
-        instance.get_run_records(
-            RunsFilter(tags={TENANT_TAG: tenant_id}, statuses=list(IN_PROGRESS_RUN_STATUSES))
-        )
+        instance.get_run_records(RunsFilter(tags={TENANT_TAG: tenant_id}, statuses=UNFINISHED))
     )
 
 

@@ -198,15 +198,16 @@ def serve(args: argparse.Namespace) -> None:
 
 
 def _create_databases(server: str, prefix: str) -> dict[str, str]:
+    """Fresh databases for a fresh pair of sandboxes: state, ledger links and runs of an earlier
+    `make orchestrate` would point at records the new sandboxes never had."""
     admin = sa.create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
     urls = {}
     try:
         with admin.connect() as db:
-            existing = set(db.execute(sa.text("SELECT datname FROM pg_database")).scalars())
             for name in DATABASES:
                 database = f"{prefix}_{name}"
-                if database not in existing:
-                    db.exec_driver_sql(f'CREATE DATABASE "{database}"')
+                db.exec_driver_sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+                db.exec_driver_sql(f'CREATE DATABASE "{database}"')
                 urls[name] = f"{server.replace('+psycopg2', '')}/{database}"
     finally:
         admin.dispose()
@@ -347,6 +348,7 @@ def runs(_args: argparse.Namespace) -> None:
                         "status": run.status.value,
                         "tenant": run.tags.get(TENANT_TAG),
                         "parent_run_id": run.parent_run_id,
+                        "create_time": record.create_timestamp.timestamp(),
                         "start_time": record.start_time,
                         "end_time": record.end_time,
                         "metadata": metadata,

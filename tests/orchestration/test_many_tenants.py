@@ -348,6 +348,11 @@ def test_tenants_tick_converge_and_stay_apart(stack: Stack):
     assert [r["status"] for r in runs if r["tenant"] == "badpw"] == ["FAILURE"]  # no retry loop
 
     sell_stats, ews_stats = stack.sell.stats()["by_tenant"], stack.ews.stats()["by_tenant"]
+    # S15.3: in the quiet round, requests came under the six running tenants' own token and
+    # mailbox only, and each of them read its own account and mailbox.
+    active = [stack.tenants[t] for t in FIRST[:6]]
+    assert set(sell_stats) == {tenant_key(token) for token, _ in active}
+    assert set(ews_stats) == {mailbox for _, mailbox in active}
     for tenant_id in FIRST[:6]:
         token, mailbox = stack.tenants[tenant_id]
         quiet_sell = sell_stats.get(tenant_key(token), {}).get("total_writes", 0)
@@ -362,6 +367,26 @@ def test_tenants_tick_converge_and_stay_apart(stack: Stack):
             if any(e.endswith(f"@{o}.example") for o in stack.tenants if o != tenant_id)
         }  # fmt: skip
         assert not foreign, (tenant_id, foreign)
+    # Each run carries both run reports as metadata (what the UI shows per tenant).
+    dagster_runs = [json.loads(line) for line in stack.stack_cli("runs").stdout.splitlines()]
+    # A tick skips a tenant whose run is queued or going: no run is even created before the
+    # tenant's previous one ended (a retry is created after its failure).
+    queued_twice = []
+    for tenant_id in {r["tenant"] for r in dagster_runs}:
+        mine = sorted((r for r in dagster_runs if r["tenant"] == tenant_id),
+                      key=lambda r: r["create_time"])  # fmt: skip
+        queued_twice += [
+            (tenant_id, later["run_id"])
+            for earlier, later in itertools.pairwise(mine)
+            if earlier["end_time"] is None or later["create_time"] < earlier["end_time"]
+        ]
+    assert not queued_twice
+    t1 = sorted((r for r in dagster_runs if r["tenant"] == "t1" and r["metadata"]),
+                key=lambda r: r["start_time"])  # fmt: skip
+    assert t1[0]["metadata"]["exchange_to_sell/created"] > 0, t1[0]["metadata"]
+    assert t1[0]["metadata"]["sell_to_exchange/created"] > 0, t1[0]["metadata"]
+    for key in ("exchange_to_sell/conflicts", "sell_to_exchange/rejected", "meltano CPU seconds"):
+        assert key in t1[-1]["metadata"]
     # Paused and removed tenants were not touched by the quiet round either.
     for tenant_id in ("t7", "t8"):
         token, mailbox = stack.tenants[tenant_id]
