@@ -9,9 +9,12 @@ whole process tree (Meltano and the four plugins, from ``RUSAGE_CHILDREN``) and 
 
 - *before*: ``meltano --environment=prod run`` of the four plugins as an orchestrator had to run
   it before this work: a fresh Meltano system directory per run (two tenants on one machine must
-  not share ``.meltano/run/``, meltano#8763), so both taps run discovery every time; the plugin
-  venvs without bytecode (as ``meltano install`` leaves them: uv compiles none), the worker's
-  whole environment;
+  not share ``.meltano/run/``, meltano#8763), so both taps run discovery every time; no process
+  finds bytecode (``meltano install`` leaves the plugin venvs without any, and this machine sets
+  PYTHONDONTWRITEBYTECODE, so none was ever written: the state the issue measured at 9.5 CPU-s,
+  here also without Meltano's own bytecode); the worker's whole environment;
+- the same command with bytecode everywhere (what ``make setup`` now compiles for the plugin
+  venvs), to show how much of the difference is bytecode and how much the cycle itself;
 - *orchestrated*: the orchestrator's own cycle (``contact-sync-stack cycle``: the tenant lock,
   the recovery checks, the ``meltano run`` the Dagster op runs), after ``make setup``.
 
@@ -57,19 +60,16 @@ def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float, subproces
     return cpu, wall, proc
 
 
-def before_cycle(env: dict[str, str], empty_pycache: Path) -> tuple[float, float, float]:
-    """The plain `meltano run` in a fresh system dir, without bytecode (CPU, wall, own CPU)."""
+def before_cycle(env: dict[str, str], empty_pycache: Path | None) -> tuple[float, float, float]:
+    """The plain `meltano run` in a fresh system dir (CPU, wall, own CPU); with
+    ``empty_pycache`` no process finds any bytecode."""
     with tempfile.TemporaryDirectory() as sys_dir:
         for kind in ("extractors", "loaders"):
             (Path(sys_dir) / kind).symlink_to(ROOT / ".meltano" / kind)
-        run_env = {
-            **os.environ,
-            **env,
-            "MELTANO_SYS_DIR_ROOT": sys_dir,
-            # No .pyc anywhere: Python compiles every import from source, as after uv installs.
-            "PYTHONPYCACHEPREFIX": str(empty_pycache),
-            "PYTHONDONTWRITEBYTECODE": "1",
-        }
+        run_env = {**os.environ, **env, "MELTANO_SYS_DIR_ROOT": sys_dir}
+        if empty_pycache:
+            # No .pyc anywhere: Python compiles every import from source on every start.
+            run_env |= {"PYTHONPYCACHEPREFIX": str(empty_pycache), "PYTHONDONTWRITEBYTECODE": "1"}
         argv = [str(ROOT / ".venv/bin/meltano"), "--environment=prod", "run",
                 "--state-id-suffix=quiet", f"--run-id={uuid.uuid4()}", *PLUGINS]  # fmt: skip
         cpu, wall, _ = timed(argv, run_env)
@@ -144,15 +144,22 @@ def main() -> None:
                           f"{env_prefix(plugin)}_API_TOKEN": TOKEN}  # fmt: skip
         plain_env |= {"TARGET_SELL_CONTACTS_TENANT": "quiet", "TARGET_EXCHANGE_TENANT": "quiet",
                       "TARGET_SELL_CONTACTS_EXCHANGE_ID_FIELD": "Exchange ID"}  # fmt: skip
-        results: dict[str, list[tuple[float, float, float]]] = {"before": [], "orchestrated": []}
-        for _ in range(args.cycles):  # interleaved, so load changes hit both variants alike
+        results: dict[str, list[tuple[float, float, float]]] = {
+            "before": [],
+            "bytecode": [],
+            "orchestrated": [],
+        }
+        for _ in range(args.cycles):  # interleaved, so load changes hit every variant alike
             results["before"].append(before_cycle(plain_env, empty_pycache))
+            results["bytecode"].append(before_cycle(plain_env, None))
             results["orchestrated"].append(orchestrated_cycle(orch_env))
-            log(f"before {results['before'][-1]}, orchestrated {results['orchestrated'][-1]}")
+            log(", ".join(f"{k} {v[-1][0]:.2f} CPU-s" for k, v in results.items()))
+        parts = breakdown(orch_env)
     base = statistics.median(c for c, _, _ in results["before"])
     rows = []
     for name, label in (
         ("before", "before: plain `meltano run`, fresh sys dir (discovery), no bytecode"),
+        ("bytecode", "plain `meltano run`, fresh sys dir (discovery), with bytecode"),
         ("orchestrated", "orchestrated: `contact-sync-stack cycle` (lock, recovery, meltano)"),
     ):
         cpu = statistics.median(c for c, _, _ in results[name])
@@ -170,6 +177,56 @@ def main() -> None:
         ],
         rows,
     )
+    print_table(
+        "Table 8b - where a quiet orchestrated cycle's CPU goes, by program (one cycle,"
+        " /proc sampled every 20 ms: a process's last 20 ms may be missed)",
+        ["program", "CPU-s"],
+        [[name, f"{cpu:.2f}"] for name, cpu in sorted(parts.items(), key=lambda kv: -kv[1])],
+    )
+
+
+def _proc_cpu() -> dict[int, tuple[int, float, str]]:
+    """pid -> (ppid, own CPU-s, program) of every process, from /proc."""
+    ticks, out = os.sysconf("SC_CLK_TCK"), {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        program = next((Path(a.decode()).name for a in argv[1:2] if a), "?")
+        out[int(entry.name)] = (
+            int(fields[1]),
+            (int(fields[11]) + int(fields[12])) / ticks,
+            program,
+        )
+    return out
+
+
+def breakdown(env: dict[str, str]) -> dict[str, float]:
+    """CPU-s by program of one quiet orchestrated cycle, by polling /proc every 20 ms."""
+    proc = subprocess.Popen(
+        [str(ORCH_BIN / "contact-sync-stack"), "cycle", "quiet"], cwd=ROOT, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    seen: dict[int, tuple[float, str]] = {}
+    while proc.poll() is None:
+        table = _proc_cpu()
+        tree, todo = {proc.pid}, [proc.pid]
+        while todo:
+            parent = todo.pop()
+            kids = [pid for pid, (ppid, _, _) in table.items() if ppid == parent]
+            tree.update(kids)
+            todo += kids
+        for pid in tree & set(table):
+            seen[pid] = (table[pid][1], table[pid][2])
+        time.sleep(0.02)
+    totals: dict[str, float] = {}
+    for cpu, program in seen.values():
+        totals[program] = totals.get(program, 0.0) + cpu
+    return totals
 
 
 def orchestrated_cycle_any(env: dict[str, str]) -> tuple[float, float, float]:
