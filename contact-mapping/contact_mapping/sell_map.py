@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from contact_mapping.canonical import ADDRESS_FIELDS, MAPPED_FIELDS, Canonical
+from contact_mapping.ledger.models import Move
 from contact_mapping.normalize import (
     DEFAULT_REGION,
     normalize_email,
@@ -191,3 +192,15 @@ def to_sell_lead_payload(
         if value is not None or not full:
             out["organization_name"] = value
     return out
+
+
+def conversion_move(conversion: Mapping[str, Any]) -> Move:
+    """A Sell ``lead_conversion`` record (``lead_id`` → ``individual_id``) as the ledger keeps
+    it: the lead's link moves to the contact (S6)."""
+    return Move(
+        from_ref=f"lead:{int(conversion['lead_id'])}",
+        to_ref=f"contact:{int(conversion['individual_id'])}",
+        organization_id=conversion.get("organization_id"),
+        deal_id=conversion.get("deal_id"),
+        moved_at=conversion.get("created_at"),
+    )

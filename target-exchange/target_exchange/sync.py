@@ -14,9 +14,9 @@ from typing import Any
 
 from contact_mapping.canonical import Canonical
 from contact_mapping.categories import SELL_CATEGORIES, sell_categories
-from contact_mapping.ledger import Ledger, Link, Move
+from contact_mapping.ledger import Ledger, Link
 from contact_mapping.normalize import normalize_text
-from contact_mapping.sell_map import from_sell_contact, from_sell_lead
+from contact_mapping.sell_map import conversion_move, from_sell_contact, from_sell_lead
 from contact_mapping.sync import Incoming, SyncEngine, sell_ref
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ class SellToExchange:
         if stream == CONVERSIONS:
             # S6: a converted lead's Exchange contact follows the new Sell contact.
             self.engine.follow_moves(
-                [move_of(r) for r in records if r.get("lead_id") and r.get("individual_id")]
+                [conversion_move(r) for r in records if r.get("lead_id") and r.get("individual_id")]
             )
             return
         renamed = self._learn_organizations(records) if stream == "contacts" else {}
@@ -148,17 +148,6 @@ class SellToExchange:
         if out:
             log.info("organisation renamed: re-syncing %d linked people", len(out))
         return out
-
-
-def move_of(conversion: Mapping[str, Any]) -> Move:
-    """A Sell ``lead_conversion`` record as the ledger keeps it."""
-    return Move(
-        from_ref=sell_ref("lead", int(conversion["lead_id"])),
-        to_ref=sell_ref("contact", int(conversion["individual_id"])),
-        organization_id=conversion.get("organization_id"),
-        deal_id=conversion.get("deal_id"),
-        moved_at=conversion.get("created_at"),
-    )
 
 
 def _label(c: Canonical) -> str:

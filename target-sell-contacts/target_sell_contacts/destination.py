@@ -19,6 +19,7 @@ from contact_mapping.ledger import Move
 from contact_mapping.matching import Candidate, MatchIndex
 from contact_mapping.merge import append_overwritten
 from contact_mapping.sell_map import (
+    conversion_move,
     from_sell_contact,
     from_sell_lead,
     sell_company_change,
@@ -412,19 +413,8 @@ class SellDestination:
                 continue
             for conversion in self.client.page("lead_conversions", {"lead_id": ident}).items:
                 if conversion.get("individual_id") is not None:
-                    out[key] = move_of(conversion)
+                    out[key] = conversion_move(conversion)
         return out
-
-
-def move_of(conversion: Mapping[str, Any]) -> Move:
-    """A Sell ``lead_conversion`` record as the ledger keeps it."""
-    return Move(
-        from_ref=sell_ref("lead", int(conversion["lead_id"])),
-        to_ref=sell_ref("contact", int(conversion["individual_id"])),
-        organization_id=conversion.get("organization_id"),
-        deal_id=conversion.get("deal_id"),
-        moved_at=conversion.get("created_at"),
-    )
 
 
 def sell_updated(record: Mapping[str, Any]) -> Any:

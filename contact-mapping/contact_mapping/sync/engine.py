@@ -673,12 +673,7 @@ class SyncEngine:
         if self.target_side == "exchange":
             out |= set(self.ledger.links_for_exchange_ids(keys))
         else:
-            by_kind: dict[str, list[int]] = {}
-            for key in keys:
-                kind, ident = parse_sell_ref(key)
-                by_kind.setdefault(kind, []).append(ident)
-            for kind, ids in by_kind.items():
-                out |= {sell_ref(kind, i) for i in self.ledger.links_for_sell_ids(kind, ids)}
+            out |= set(self._sell_links(keys, include_retired=False))
         return out
 
     def _links_by_source(self, keys: list[str]) -> dict[str, Link]:
@@ -703,14 +698,15 @@ class SyncEngine:
             return {}
         return {k: m.to_ref for k, m in self.ledger.moves_from(keys).items()}
 
-    def _sell_links(self, refs: Iterable[str]) -> dict[str, Link]:
+    def _sell_links(self, refs: Iterable[str], include_retired: bool = True) -> dict[str, Link]:
+        """Links of these Sell refs (by default the latest retired one where none is active)."""
         by_kind: dict[str, list[int]] = {}
         for key in refs:
             kind, ident = parse_sell_ref(key)
             by_kind.setdefault(kind, []).append(ident)
         out: dict[str, Link] = {}
         for kind, ids in by_kind.items():
-            for ident, link in self.ledger.links_for_sell_ids(kind, ids, True).items():
+            for ident, link in self.ledger.links_for_sell_ids(kind, ids, include_retired).items():
                 out[sell_ref(kind, ident)] = link
         return out
 
