@@ -135,7 +135,7 @@ def schema_differences(place: Place) -> list[Any]:
         )
     engine.dispose()
     want = {
-        ix.name
+        str(ix.name)
         for table in metadata.sorted_tables
         for ix in table.indexes
         if ix.dialect_options[place.dialect]["where"] is not None
@@ -286,6 +286,7 @@ def test_a_v4_ledger_from_before_alembic_is_upgraded_in_place(place: Place) -> N
             ledger.create_link("AAMk-1", "contact", 99)
         relinked = ledger.create_link("AAMk-2", "lead", 8, Snapshot(base={"title": "CTO"}))
         assert relinked.id > max(link.id, retired.id)
+        assert kept.id is not None
         assert ledger.mark_overwritten_delivered([kept.id]) == 1
 
     with place.open("globex") as other:  # tenants stay apart (S15.3)

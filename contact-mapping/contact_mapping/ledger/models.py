@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from contact_mapping.canonical import fingerprint
-from contact_mapping.merge import Overwritten
+from contact_mapping.merge import Overwritten, Side
 from contact_mapping.normalize import iso_utc, to_utc
 
 SellKind = Literal["contact", "lead"]
@@ -159,7 +159,7 @@ class OverwrittenValue:
     sell_id: int
     field: str
     value: Any
-    origin: str  # the side the lost value came from: "exchange" or "sell"
+    origin: Side  # the side the lost value came from
     origin_time: str | None = None  # ISO UTC of that side's modification time
     exchange_id: str | None = None
     id: int | None = None
@@ -173,7 +173,7 @@ class OverwrittenValue:
 
     def as_overwritten(self) -> Overwritten:
         """The merge module's form, for ``format_overwritten`` / ``append_overwritten``."""
-        return Overwritten(self.field, self.value, self.origin, to_utc(self.origin_time))  # type: ignore[arg-type]
+        return Overwritten(self.field, self.value, self.origin, to_utc(self.origin_time))
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from contact_mapping.canonical import MAPPED_FIELDS, Canonical, field_key
 from contact_mapping.categories import SELL_CATEGORIES, merge_categories
 from contact_mapping.ledger import Ledger, Move
 from contact_mapping.matching import Candidate, MatchIndex
-from contact_mapping.merge import append_overwritten
+from contact_mapping.merge import Side, append_overwritten
 from contact_mapping.sync.port import Current, Found, Incoming, Outcome, Write
 
 #: Fields Exchange has no counterpart for, by kind (see exchange_map).
@@ -192,7 +192,7 @@ class Tap:
     """Records changed since the bookmark; ``commit`` moves it (Singer STATE)."""
 
     world: World
-    side: str
+    side: Side
     bookmark: int = 0
     emitted: list[list[Incoming]] = field(default_factory=list)  # for replays
 
@@ -265,7 +265,7 @@ class MemorySell:
 
     world: World
     faults: Faults = field(default_factory=Faults)
-    side: str = "sell"
+    side: Side = "sell"
     keeps_overwritten: bool = True
     create_rounds: int = 3
 
@@ -378,7 +378,7 @@ class MemoryExchange:
 
     world: World
     faults: Faults = field(default_factory=Faults)
-    side: str = "exchange"
+    side: Side = "exchange"
     keeps_overwritten: bool = False
     create_rounds: int = 3
 
