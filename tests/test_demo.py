@@ -12,7 +12,7 @@ from tests.conftest import ROOT
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("meltano")]
 
 
-@pytest.mark.spec("S7.1")
+@pytest.mark.spec("S1.2", "S4.1", "S4.3", "S5.2", "S7.1", "S7.3")
 def test_demo_runs_end_to_end_and_converges():
     proc = subprocess.run(
         [sys.executable, "-m", "demo"],

@@ -139,6 +139,7 @@ def test_s4_3_merged_duplicates_continue_with_the_survivor(
     assert survivor.active
 
 
+@pytest.mark.spec("S15.2")
 def test_optimistic_and_locked_snapshot_updates(open_ledger: Callable[..., Ledger]) -> None:
     ledger = open_ledger()
     link = ledger.create_link("AAMk1", "contact", 1, Snapshot(base={"title": "A"}))
@@ -300,6 +301,7 @@ def test_crash_at_any_point_never_creates_a_second_record(
         assert link.snapshot.base == {**from_sell_contact({}).values(), **VALUES}
 
 
+@pytest.mark.spec("S7.2")
 def test_intents_are_idempotent_and_per_direction(open_ledger: Callable[..., Ledger]) -> None:
     ledger = open_ledger()
     one = begin_intent(
@@ -348,6 +350,7 @@ def _writer(db: dict[str, Any], link_id: int, who: int, errors: Any) -> None:
         errors.put(f"{who}: {exc!r}")
 
 
+@pytest.mark.spec("S15.2")
 @pytest.mark.subprocess
 def test_two_concurrent_writer_processes_lose_no_update(
     open_ledger: Callable[..., Ledger], db: dict[str, Any]
@@ -433,6 +436,7 @@ def test_overwritten_values_roll_back_with_a_failed_snapshot_write(
     assert ledger.pending_overwritten() == []
 
 
+@pytest.mark.spec("S7.2")
 def test_begin_intents_batch_is_one_commit_and_keeps_pending_ones(
     open_ledger: Callable[..., Ledger],
 ) -> None:
@@ -454,6 +458,7 @@ def test_begin_intents_batch_is_one_commit_and_keeps_pending_ones(
     assert ledger.begin_intents("sell_to_exchange", []) == {}
 
 
+@pytest.mark.spec("S4.2", "S7.2")
 def test_complete_intents_batch_links_and_skips_taken_records(
     open_ledger: Callable[..., Ledger],
 ) -> None:

@@ -412,6 +412,7 @@ def _open_at_once(place: Place, tenant: str, barrier: Any, errors: Any) -> None:
         errors.put(f"{tenant}: {exc!r}")
 
 
+@pytest.mark.spec("S15.2")
 @pytest.mark.subprocess
 def test_two_processes_opening_one_new_database_create_it_once(place: Place) -> None:
     ctx = multiprocessing.get_context("fork")

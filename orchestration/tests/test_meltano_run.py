@@ -60,6 +60,7 @@ def test_environment_holds_this_tenant_only(tmp_path):
     assert "AWS_SECRET_ACCESS_KEY" not in env
 
 
+@pytest.mark.spec("S15.1", "S10.3")
 def test_file_references_and_missing_secrets(tmp_path):
     (tmp_path / "token").write_text("t" * 64 + "\n")
     ok = tenant(sell_api_token=f"file:{tmp_path / 'token'}")
