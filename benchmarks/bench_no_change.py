@@ -70,6 +70,7 @@ def one_size(size: int, *, real_sync: bool, sell_size: int, timeout: float) -> d
                 row[direction.name] = (result, sell, ews)
                 log(
                     f"N={size} pass {number} {direction.name}: {result.seconds:.1f}s "
+                    f"({result.cpu_s:.1f} CPU-s) "
                     f"sell r/w {sell} ews r/w {ews} rss "
                     + ", ".join(f"{p.name} {p.max_rss_mb:.0f}MB" for p in result.processes)
                 )
@@ -122,7 +123,9 @@ def main() -> None:
     cost_rows = []
     for res in results:
         if "error" in res:
-            cost_rows.append([f"{res['size']:,}", "both", "-", "-", f"not reached: {res['error']}"])
+            cost_rows.append(
+                [f"{res['size']:,}", "both", "-", "-", f"not reached: {res['error']}", "-"]
+            )
             continue
         for name in ("exchange-to-sell", "sell-to-exchange"):
             result, sell, ews = res["passes"][2][name]
@@ -133,13 +136,21 @@ def main() -> None:
                     f"{sell[0]} / {sell[1]}",
                     f"{ews[0]} / {ews[1]}",
                     f"{result.seconds:.1f}",
+                    f"{result.cpu_s:.1f}",
                 ]
             )
     primed = any(not r.get("real_sync", True) for r in results if "error" not in r)
     print_table(
         "Table 3 - cost of a run with no changes (3rd pass after a real initial sync"
         + ("; primed rows: taps read once, empty ledger, see the script)" if primed else ")"),
-        ["contacts per side", "direction", "Sell reads / writes", "EWS reads / writes", "seconds"],
+        [
+            "contacts per side",
+            "direction",
+            "Sell reads / writes",
+            "EWS reads / writes",
+            "seconds",
+            "CPU-s (tap + target)",
+        ],
         cost_rows,
     )
 

@@ -3,7 +3,8 @@
 Every benchmark starts the sandboxes and the plugins the way a user does (console scripts of
 SPEC §3, plugins as processes piped tap → target), so the numbers include interpreter start-up and
 Singer serialisation. Peak memory is the kernel's ``ru_maxrss`` of each plugin process, read with
-``os.wait4`` on that process alone (not polled, so no spike is missed).
+``os.wait4`` on that process alone (not polled, so no spike is missed), as is its CPU time (user +
+system seconds), which moves far less with a loaded machine than wall seconds do.
 """
 
 from __future__ import annotations
@@ -143,6 +144,7 @@ class ProcessResult:
     name: str
     returncode: int
     max_rss_mb: float
+    cpu_s: float = 0.0
 
 
 @dataclass
@@ -161,12 +163,19 @@ class RunResult:
     def rss(self, name: str) -> float:
         return next(p.max_rss_mb for p in self.processes if p.name == name)
 
+    @property
+    def cpu_s(self) -> float:
+        """CPU-seconds (user + system) of every process of the pipeline."""
+        return sum(p.cpu_s for p in self.processes)
+
 
 def _reap(proc: subprocess.Popen, out: dict) -> None:
-    """Wait for one child with wait4, which gives that child's own peak RSS (KiB on Linux)."""
+    """Wait for one child with wait4, which gives that child's own peak RSS (KiB on Linux) and
+    CPU time."""
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     out["rss"] = usage.ru_maxrss / 1024
+    out["cpu"] = usage.ru_utime + usage.ru_stime
 
 
 def run_processes(
@@ -220,7 +229,12 @@ def run_processes(
     return RunResult(
         seconds=seconds,
         processes=[
-            ProcessResult(name=name, returncode=p.returncode or 0, max_rss_mb=r.get("rss", 0.0))
+            ProcessResult(
+                name=name,
+                returncode=p.returncode or 0,
+                max_rss_mb=r.get("rss", 0.0),
+                cpu_s=r.get("cpu", 0.0),
+            )
             for (name, _), p, r in zip(argvs, procs, reaped, strict=True)
         ],
     )
