@@ -66,7 +66,14 @@ def before_cycle(env: dict[str, str], empty_pycache: Path | None) -> tuple[float
     with tempfile.TemporaryDirectory() as sys_dir:
         for kind in ("extractors", "loaders"):
             (Path(sys_dir) / kind).symlink_to(ROOT / ".meltano" / kind)
-        run_env = {**os.environ, **env, "MELTANO_SYS_DIR_ROOT": sys_dir}
+        run_env = {
+            **os.environ,
+            **env,
+            "MELTANO_SYS_DIR_ROOT": sys_dir,
+            # Discovery on every run, as before the prod environment named committed catalogs.
+            "TAP_EXCHANGE_CONTACTS__CATALOG": "",
+            "TAP_SELL__CATALOG": "",
+        }
         if empty_pycache:
             # No .pyc anywhere: Python compiles every import from source on every start.
             run_env |= {"PYTHONPYCACHEPREFIX": str(empty_pycache), "PYTHONDONTWRITEBYTECODE": "1"}
@@ -221,7 +228,9 @@ def breakdown(env: dict[str, str]) -> dict[str, float]:
             tree.update(kids)
             todo += kids
         for pid in tree & set(table):
-            seen[pid] = (table[pid][1], table[pid][2])
+            # A process that exited (a zombie until reaped) keeps its CPU but not its cmdline.
+            name = table[pid][2] if table[pid][2] != "?" else seen.get(pid, (0.0, "?"))[1]
+            seen[pid] = (table[pid][1], name)
         time.sleep(0.02)
     totals: dict[str, float] = {}
     for cpu, program in seen.values():
