@@ -416,6 +416,8 @@ def main() -> None:
     commands.add_parser("cancel").add_argument("run_id")
     commands.add_parser("cycle").add_argument("tenant_id")
     args = top.parse_args()
+    # SIGINT too: a shell starts background jobs with SIGINT ignored, and Python keeps that.
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     os.environ.update(_with_defaults(dict(os.environ)))
     {"serve": serve, "up": up, "runs": runs, "cancel": cancel, "cycle": cycle}[args.command](args)
