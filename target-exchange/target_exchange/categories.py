@@ -4,7 +4,8 @@
 fixed colour and stable GUID; every other category, attribute and element untouched. A category
 carrying one of our GUIDs under another name was renamed by the user (S3.2): the name is
 restored and the old name is returned, so the caller can re-tag the contacts carrying it.
-``sync_master_list`` is one read when nothing changed, plus one write when something did.
+``sync_master_list`` is one read when nothing changed, plus one write when something did (over
+Graph, one request per category changed). The list is the mailbox's, over either protocol.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from contact_mapping.categories import (
     SELL_CATEGORIES,
     category_guid_text,
 )
-from exchange_mailbox.ews import master_categories
-from exchange_mailbox.ews.category_list import CategoryList
+from exchange_mailbox.interface import Category, MasterCategoryList
+from exchange_mailbox.interface import Mailbox as ProtocolMailbox
 
 log = logging.getLogger(__name__)
 
@@ -40,51 +41,68 @@ class MasterListChange:
         )
 
 
-def ensure_sell_categories(category_list: CategoryList) -> MasterListChange:
-    """Make the list hold the seven Sell categories as fixed; returns what changed."""
+def _same_guid(a: str | None, b: str | None) -> bool:
+    return bool(a and b) and a.strip("{}").casefold() == b.strip("{}").casefold()
+
+
+def _by_guid(category_list: MasterCategoryList, guid: str) -> Category | None:
+    return next((c for c in category_list.categories() if _same_guid(c.guid, guid)), None)
+
+
+def _by_name(category_list: MasterCategoryList, name: str) -> Category | None:
+    """Category names are case-insensitive in Outlook."""
+    folded = name.casefold()
+    return next((c for c in category_list.categories() if c.name.casefold() == folded), None)
+
+
+def ensure_sell_categories(category_list: MasterCategoryList) -> MasterListChange:
+    """Make the list hold the seven Sell categories as fixed; returns what changed.
+
+    Over Graph, where a category keeps its name for life, ``rename`` deletes the renamed
+    category and creates ours again with its colour (S3.2 over Graph), and a category made by
+    hand keeps the id Graph gave it (``set_guid`` changes nothing there)."""
     change = MasterListChange()
     for name in SELL_CATEGORIES:
         guid = category_guid_text(name)
-        by_guid = category_list.find_guid(guid)
-        if by_guid is not None:
-            current = by_guid.get("name") or ""
-            if current != name:
-                clash = category_list.find(name)
-                if clash is not None and clash is not by_guid:
+        ours = _by_guid(category_list, guid)
+        if ours is not None:
+            if ours.name != name:
+                clash = _by_name(category_list, name)
+                if clash is not None and not _same_guid(clash.guid, guid):
                     # The user renamed ours AND created one with our name: keep theirs, free
                     # our GUID entry's name by dropping it (its items are re-tagged below).
-                    category_list.root.remove(by_guid)
-                    _adopt(category_list, clash, name, guid, change)
+                    category_list.remove(guid)
+                    _adopt(category_list, name, guid, change)
                 else:
                     category_list.rename(guid, name)
-                if current:
-                    change.renamed[current] = name
-            element = category_list.find(name)
+                if ours.name:
+                    change.renamed[ours.name] = name
+            present = _by_name(category_list, name)
         else:
-            element = category_list.find(name)
-            if element is None:
+            present = _by_name(category_list, name)
+            if present is None:
                 category_list.add(name, color=CATEGORY_COLOURS[name], guid=guid)
                 change.added.append(name)
                 continue
-            _adopt(category_list, element, name, guid, change)
-        if element is not None and category_list.set_color(name, CATEGORY_COLOURS[name]):
+            _adopt(category_list, name, guid, change)
+        if present is not None and category_list.set_color(name, CATEGORY_COLOURS[name]):
             change.recoloured.append(name)
     return change
 
 
-def _adopt(category_list: CategoryList, element, name: str, guid: str, change: MasterListChange):
+def _adopt(
+    category_list: MasterCategoryList, name: str, guid: str, change: MasterListChange
+) -> None:
     """A category with our name but another GUID (made by hand): give it our stable GUID."""
-    if (element.get("guid") or "").casefold() != guid.casefold():
-        element.set("guid", guid)
-        category_list.touch()
+    if category_list.set_guid(name, guid):
         change.reguided.append(name)
 
 
-def sync_master_list(account, *, dry_run: bool = False) -> MasterListChange:
-    """Load the mailbox's list (one GetUserConfiguration), fix it, save only when changed
-    (with ``dry_run`` only say what would change: S14)."""
-    existing = master_categories.load(account)
-    category_list = existing if existing is not None else CategoryList.empty()
+def sync_master_list(box: ProtocolMailbox, *, dry_run: bool = False) -> MasterListChange:
+    """Load the mailbox's list (one request), fix it, save only when changed (with
+    ``dry_run`` only say what would change: S14)."""
+    existing = box.load_master_categories()
+    category_list = existing if existing is not None else box.new_master_categories()
     change = ensure_sell_categories(category_list)
     change.created_list = existing is None
     if change.changed and dry_run:
@@ -95,7 +113,7 @@ def sync_master_list(account, *, dry_run: bool = False) -> MasterListChange:
             change.recoloured,
         )
     elif change.changed:
-        master_categories.save(account, category_list, exists=existing is not None)
+        box.save_master_categories(category_list, exists=existing is not None)
         log.info(
             "master category list updated: added %s, renamed back %s, recoloured %s",
             change.added,

@@ -1,15 +1,17 @@
 """Exchange as the sync engine's destination (``contact_mapping.sync.Destination``).
 
-Everything here is mailbox I/O: current items by id (GetItem ≤100, only the fields the sync
+Everything here is mailbox I/O through ``exchange_mailbox``'s protocol-neutral interface (EWS or
+Microsoft Graph, by setting ``protocol``): current items by id (batched, only the fields the sync
 needs), the matching index over the unlinked private contacts, contacts built and changed field by
-field (NeverOverwrite, only what changed), the Sell categories (S2) and the Sell-link property, and
-the search for items an interrupted create made (the link property). What to write, when, and what
-the ledger remembers is the engine's.
+field (guarded by their version, only what changed), the Sell categories (S2) and the Sell-link
+property, and the search for items an interrupted create made (the link property). What to write,
+when, and what the ledger remembers is the engine's.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -19,12 +21,9 @@ from contact_mapping.categories import SELL_CATEGORIES, merge_categories
 from contact_mapping.exchange_map import from_exchange, to_exchange_fields
 from contact_mapping.ledger import Move
 from contact_mapping.sync import Current, Found, Incoming, Outcome, Write
-from exchange_mailbox.ews import link_property
-from exchange_mailbox.ews.records import contact_to_record, iso
-from exchange_mailbox.ews.writer import EwsWriter
-from exchangelib import Body, Contact
+from exchange_mailbox.interface import Item
+from exchange_mailbox.interface import Mailbox as ProtocolMailbox
 
-from .contact_fields import apply_fields
 from .mailbox_index import Mailbox
 
 log = logging.getLogger(__name__)
@@ -36,45 +35,52 @@ def exchange_side_unmapped(c: Canonical) -> frozenset[str]:
 
 
 class ExchangeDestination:
-    """The mailbox owner's private contact folders, written through ``EwsWriter``."""
+    """The mailbox owner's private contact folders, over EWS or Microsoft Graph."""
 
     side = "exchange"
     keeps_overwritten = False  # no Sell access: the engine queues lost values in the ledger
-    create_rounds = 3
+    #: Back-off after a create the server was too busy for without a hint (exchangelib's
+    #: RETRY_WAIT), doubled per round and capped; ``max_busy_rounds`` rounds at most.
+    busy_wait = 10.0
+    max_busy_wait = 60.0
+    max_busy_rounds = 5
 
-    def __init__(self, writer: EwsWriter, mailbox: Mailbox, region: str) -> None:
-        self.writer = writer
+    def __init__(self, box: ProtocolMailbox, mailbox: Mailbox, region: str) -> None:
+        self.box = box
         self.mailbox = mailbox
         self.region = region
-        self.create_rounds = writer.max_busy_rounds + 1
+        self.create_rounds = self.max_busy_rounds + 1
 
     # -- reads -----------------------------------------------------------------------------------
-    def current(self, item: Contact) -> Current:
-        record = contact_to_record(item, folder_id="", folder_path="")
-        cats = tuple(sorted(set(item.categories or ()) & set(SELL_CATEGORIES)))
+    def current(self, item: Item) -> Current:
+        record = self.box.item_record(item)
+        cats = tuple(sorted(set(record.get("categories") or ()) & set(SELL_CATEGORIES)))
         return Current(
-            item.id,
+            record["id"],
             from_exchange(record, self.region),
             record["last_modified_time"],
-            item.changekey,
+            record["change_key"],
             categories=cats,
             raw=item,
         )
 
     def fetch(self, keys: Sequence[str]) -> dict[str, Current]:
-        found = self.writer.fetch(list(keys))
-        return {
-            key: self.current(item)
-            for key, item in found.items()
-            if isinstance(item, Contact) and not self._outside_private_folders(item)
-        }
+        found = self.box.fetch(list(keys))
+        out: dict[str, Current] = {}
+        for key, item in found.items():
+            if isinstance(item, Exception):
+                continue  # gone (or another protocol's id: the engine re-finds those first)
+            current = self.current(item)
+            if not self._outside_private_folders(item):
+                out[key] = current
+        return out
 
-    def _outside_private_folders(self, item: Contact) -> bool:
+    def _outside_private_folders(self, item: Item) -> bool:
         """S6: Outlook's Delete moves a contact to Deleted Items, and a server with immutable ids
-        (Exchange Online) keeps its id there; outside the private folders (S1.1) it is deleted
-        for the sync. The folder list is read once per run, only when a merge needs it."""
-        parent = item.parent_folder_id.id if item.parent_folder_id is not None else None
-        return parent is not None and parent not in {f.id for f in self.mailbox.folders()}
+        (Exchange Online, Graph) keeps its id there; outside the private folders (S1.1) it is
+        deleted for the sync. The folder list is read once per run, only when a merge needs it."""
+        parent = self.box.item_record(item).get("folder_id")
+        return bool(parent) and parent not in {f.id for f in self.mailbox.folders()}
 
     # -- matching (S4) ---------------------------------------------------------------------------
     def match(
@@ -97,12 +103,12 @@ class ExchangeDestination:
 
     # -- writes ----------------------------------------------------------------------------------
     def update(self, writes: Sequence[Write], *, preview: bool = False) -> dict[str, Outcome]:
-        planned: list[tuple[str, Contact, list[str]]] = []
+        planned: list[tuple[str, Item, list[str]]] = []
         held: dict[str, Current] = {}
         out: dict[str, Outcome] = {}
         for write in writes:
             assert write.current is not None
-            item: Contact = write.current.raw
+            item = write.current.raw
             fields = self._changes(item, write)
             merged = write.current.canonical.with_values(write.values)
             held[write.incoming.key] = replace(write.current, canonical=merged)
@@ -112,7 +118,7 @@ class ExchangeDestination:
                 )
             else:
                 planned.append((write.incoming.key, item, fields))
-        outcomes = self.writer.update(planned) if planned else {}
+        outcomes = self.box.update(planned) if planned else {}
         for key, _item, fields in planned:
             outcome = outcomes[key]
             if outcome.kind == "ok":
@@ -123,31 +129,29 @@ class ExchangeDestination:
                 out[key] = Outcome(outcome.kind, reason=outcome.reason, back_off=outcome.back_off)
         return out
 
-    def _changes(self, item: Contact, write: Write) -> list[str]:
+    def _changes(self, item: Item, write: Write) -> list[str]:
         """Set on ``item`` what the merge changed, the Sell categories (S2) and the link; the
         names of the fields set (nothing to send when empty)."""
+        box = self.box
         merged = write.current.canonical.with_values(write.values) if write.current else None
         fields = (
-            apply_fields(item, to_exchange_fields(merged, write.changed))
+            box.apply_fields(item, to_exchange_fields(merged, write.changed))
             if write.changed and merged is not None
             else []
         )
-        categories = merge_categories(item.categories, write.incoming.categories or ())
-        if categories != list(item.categories or []):
-            item.categories = categories
-            fields.append("categories")
-        if getattr(item, link_property.FIELD_NAME, None) != write.incoming.key:
-            setattr(item, link_property.FIELD_NAME, write.incoming.key)
-            fields.append(link_property.FIELD_NAME)
+        carried = box.item_categories(item)
+        categories = merge_categories(carried, write.incoming.categories or ())
+        if categories != carried:
+            fields.append(box.set_item_categories(item, categories))
+        if box.item_link(item) != write.incoming.key:
+            fields.append(box.set_item_link(item, write.incoming.key))
         return fields
 
-    def _new_contact(self, folder: Any, inc: Incoming) -> Contact:
-        item = Contact(account=self.writer.account, folder=folder)
-        apply_fields(item, to_exchange_fields(inc.canonical))
-        if isinstance(item.body, str) and not isinstance(item.body, Body):
-            item.body = Body(item.body)
-        item.categories = merge_categories([], inc.categories or ())
-        setattr(item, link_property.FIELD_NAME, inc.key)
+    def _new_contact(self, folder: Any, inc: Incoming) -> Item:
+        item = self.box.new_item(folder)
+        self.box.apply_fields(item, to_exchange_fields(inc.canonical))
+        self.box.set_item_categories(item, merge_categories([], inc.categories or ()))
+        self.box.set_item_link(item, inc.key)
         return item
 
     def create(self, writes: Sequence[Write], *, preview: bool = False) -> dict[str, Outcome]:
@@ -155,7 +159,7 @@ class ExchangeDestination:
             return {w.incoming.key: Outcome("ok", fields=w.changed) for w in writes}
         folder = self.mailbox.destination()
         by_key = {w.incoming.key: w.incoming for w in writes}
-        outcomes = self.writer.create(
+        outcomes = self.box.create(
             folder, [(key, self._new_contact(folder, inc)) for key, inc in by_key.items()]
         )
         out: dict[str, Outcome] = {}
@@ -182,27 +186,39 @@ class ExchangeDestination:
         """Items carrying the Sell-link property of an interrupted create; one per link (an item
         already linked wins, else the first); unlinked extra copies the sync made are deleted."""
         values = dict(items)
-        found = self.writer.find_by_links(self.mailbox.folder_objects(), list(values))
-        ids = [item.id for copies in found.values() for item in copies]
+        found = self.box.find_by_links(self.mailbox.folder_objects(), list(values))
+        records = {
+            ref: [(item, self.box.item_record(item)) for item in copies]
+            for ref, copies in found.items()
+        }
+        ids = [record["id"] for copies in records.values() for _, record in copies]
         taken = linked(ids) if ids else set()
         out: dict[str, Current] = {}
         extra: list[Any] = []
-        for ref, copies in found.items():
-            ordered = sorted(copies, key=lambda it: it.id not in taken)
-            kept = ordered[0]
-            extra += [it for it in ordered[1:] if it.id not in taken]
+        for ref, copies in records.items():
+            ordered = sorted(copies, key=lambda pair: pair[1]["id"] not in taken)
+            _, kept = ordered[0]
+            extra += [item for item, record in ordered[1:] if record["id"] not in taken]
             canonical = Canonical().with_values(values.get(ref) or {})
-            cats = tuple(sorted(set(kept.categories or ()) & set(SELL_CATEGORIES)))
+            cats = tuple(sorted(set(kept.get("categories") or ()) & set(SELL_CATEGORIES)))
             out[ref] = Current(
-                kept.id, canonical, iso(kept.last_modified_time), kept.changekey, categories=cats
+                kept["id"],
+                canonical,
+                kept.get("last_modified_time"),
+                kept.get("change_key"),
+                categories=cats,
             )
         if extra:
             log.warning("deleting %d duplicate contacts the sync created", len(extra))
-            self.writer.delete_copies(extra)
+            self.box.delete_copies(extra)
         return out
 
     def wait(self, back_off: float | None, round_no: int) -> None:
-        self.writer.wait_busy(back_off or 0.0, round_no)
+        """Honour the server's back-off (or ours, doubling), bounded; a plain blocking wait, as
+        exchangelib's own retry policy does."""
+        delay = min(back_off or self.busy_wait * 2 ** (round_no - 1), self.max_busy_wait)
+        log.info("Exchange busy: waiting %.1f s before resending (round %d)", delay, round_no)
+        time.sleep(delay)
 
     def moved(self, keys: Sequence[str]) -> dict[str, Move]:
         """Exchange items never become others here (a moved item keeps an immutable id; one

@@ -1,8 +1,9 @@
 """Re-tag contacts after a Sell category was renamed in the master list (SPEC S3.2).
 
-The master list carries our GUID under the user's name; the name is restored there, and every
-private contact carrying the user's name gets ours back in its place (FindItem on the category,
-then UpdateItem of ``categories`` in chunks of 100). Only the private contact folders are read.
+The master list carries our GUID under the user's name; the name is restored there (over Graph:
+the renamed category deleted, ours created again with its colour), and every private contact
+carrying the user's name gets ours back in its place (the mailbox's ``find_by_categories``, then
+batched updates of ``categories``). Only the private contact folders are read.
 """
 
 from __future__ import annotations
@@ -10,9 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from exchange_mailbox.ews.writer import EwsWriter
-from exchangelib import Contact
-from exchangelib.folders import FolderCollection
+from exchange_mailbox.interface import Mailbox as ProtocolMailbox
 
 from .mailbox_index import Mailbox
 
@@ -30,27 +29,19 @@ def renamed_categories(categories: list[str] | None, renamed: Mapping[str, str])
     return out
 
 
-def retag_renamed(writer: EwsWriter, mailbox: Mailbox, renamed: Mapping[str, str]) -> int:
+def retag_renamed(box: ProtocolMailbox, mailbox: Mailbox, renamed: Mapping[str, str]) -> int:
     """Returns how many contacts were re-tagged."""
-    collection = FolderCollection(account=writer.account, folders=mailbox.folder_objects())
     total = 0
     for _ in range(MAX_ROUNDS):
-        items = [
-            item
-            for item in collection.filter(categories__contains=list(renamed)).only(
-                "categories", "display_name"
-            )
-            if isinstance(item, Contact)
-        ]
         updates = []
-        for n, item in enumerate(items):
-            new = renamed_categories(item.categories, renamed)
-            if new != list(item.categories or []):
-                item.categories = new
-                updates.append((n, item, ["categories"]))
+        for n, item in enumerate(box.find_by_categories(mailbox.folders(), list(renamed))):
+            current = box.item_categories(item)
+            new = renamed_categories(current, renamed)
+            if new != current:
+                updates.append((n, item, [box.set_item_categories(item, new)]))
         if not updates:
             break
-        outcomes = writer.update(updates)
+        outcomes = box.update(updates)
         done = sum(1 for o in outcomes.values() if o.kind == "ok")
         total += done
         for o in outcomes.values():

@@ -1,8 +1,9 @@
 """target-exchange: Sell contacts and leads → the mailbox owner's Exchange contacts.
 
 Nothing touches the network until a ``contacts`` or ``leads`` stream arrives: then the settings
-are checked, the connection is probed (one GetFolder), the ledger opened and the master category
-list made right (one GetUserConfiguration when nothing changed). Other streams are ignored.
+are checked, the mailbox reached over EWS or Microsoft Graph (setting ``protocol``) and its
+permissions checked (S10.3), the ledger opened and the master category list made right (one
+request when nothing changed). Other streams are ignored.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from contact_mapping.ledger import Ledger
 from contact_mapping.ledger_url import open_ledger
 from contact_mapping.report import ProgressTicker, RunReport
 from contact_mapping.sync import SyncEngine
-from exchange_mailbox.ews.connection import connect, disconnect
-from exchange_mailbox.ews.writer import EwsWriter
+from exchange_mailbox.connect import open_mailbox
+from exchange_mailbox.interface import Mailbox as ProtocolMailbox
 from singer_sdk import Sink, Target
 
 from .categories import sync_master_list
@@ -46,7 +47,7 @@ class TargetExchange(Target):
             target=self.name, tenant=self.settings.tenant, dry_run=self.settings.dry_run
         )
         self._engine: SellToExchange | None = None
-        self._account = None
+        self._box: ProtocolMailbox | None = None
         self._ledger: Ledger | None = None
         self._ticker: ProgressTicker | None = None
         self._run_id: int | None = None
@@ -66,18 +67,20 @@ class TargetExchange(Target):
 
     def _start(self) -> SellToExchange:
         settings = self.settings
-        account = connect(settings.exchange)  # bounded by retry_max_wait from the probe on
-        self._account = account
+        box = open_mailbox(settings.exchange)
+        self._box = box
+        # Connect and check the permissions a writing run needs, before any write (S10.3);
+        # over EWS bounded by retry_max_wait from the probe on.
+        box.check(write=not settings.dry_run)
         self._ledger = open_ledger(settings.ledger_url, settings.tenant)
         if not settings.dry_run:
             self._run_id = self._ledger.start_run(self.name)
-        writer = EwsWriter(account)
-        mailbox = Mailbox(account, settings.folder_path, settings.default_region)
-        change = sync_master_list(account, dry_run=settings.dry_run)
+        mailbox = Mailbox(box, settings.folder_path, settings.default_region)
+        change = sync_master_list(box, dry_run=settings.dry_run)
         if change.renamed and not settings.dry_run:
-            retag_renamed(writer, mailbox, change.renamed)
+            retag_renamed(box, mailbox, change.renamed)
         self._ticker = ProgressTicker(self.report, self.logger).__enter__()
-        destination = ExchangeDestination(writer, mailbox, settings.default_region)
+        destination = ExchangeDestination(box, mailbox, settings.default_region)
         engine = SyncEngine(
             "sell", self._ledger, destination, self.report, logger=log, dry_run=settings.dry_run
         )
@@ -99,7 +102,8 @@ class TargetExchange(Target):
             if self._run_id is not None:
                 self._ledger.finish_run(self._run_id, data.get("streams", {}))
             self._ledger.close()
-        disconnect(self._account)
+        if self._box is not None:
+            self._box.close()
 
 
 if __name__ == "__main__":

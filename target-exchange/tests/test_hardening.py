@@ -13,6 +13,7 @@ from exchangelib import Contact
 from exchangelib.protocol import BaseProtocol
 from exchangelib.services.common import EWSService
 from exchangelib.util import MNS
+from target_exchange.destination import ExchangeDestination
 
 from .conftest import person
 
@@ -167,7 +168,7 @@ class BusyOneCreate:
 
         monkeypatch.setattr(EWSService, "_get_element_container", container)
         monkeypatch.setattr(BaseProtocol, "RETRY_WAIT", 0.05)  # exchangelib's own re-send wait
-        monkeypatch.setattr(EwsWriter, "busy_wait", 0.05)
+        monkeypatch.setattr(ExchangeDestination, "busy_wait", 0.05)
 
 
 _TNS = "http://schemas.microsoft.com/exchange/services/2006/types"
@@ -277,8 +278,8 @@ def test_xml_illegal_control_characters_are_rejected_with_a_reason_not_altered(e
 
 
 def test_matching_index_takes_the_mailbox_a_batch_at_a_time():
-    """The index must not hold the whole mailbox as exchangelib objects (757 MB at 100,000
-    contacts when it did): items are pulled and looked up in the ledger a batch at a time."""
+    """The index must not hold the whole mailbox at once (757 MB at 100,000 contacts when it
+    did): records are pulled and looked up in the ledger a batch at a time."""
     from target_exchange.mailbox_index import INDEX_BATCH, MailboxIndex
 
     pulled = 0
@@ -288,15 +289,13 @@ def test_matching_index_takes_the_mailbox_a_batch_at_a_time():
         nonlocal pulled
         for i in range(INDEX_BATCH * 2 + 5):
             pulled += 1
-            yield Contact(
-                id=f"AAMk{i}", changekey="ck", given_name="P", surname=f"S{i}", email_addresses=None
-            )
+            yield {"id": f"AAMk{i}", "given_name": "P", "surname": f"S{i}", "sell_link": None}
 
     def linked_ids(ids: list[str]) -> set[str]:
         looked_up.append((pulled, len(ids)))
         return {"AAMk0"}
 
-    index = MailboxIndex.from_items(items(), linked_ids, "US")
+    index = MailboxIndex.from_records(items(), linked_ids, "US")
     assert index.size == INDEX_BATCH * 2 + 5
     assert len(index.matches) == index.size - 1  # the linked one is not offered
     # (items pulled when the ledger was asked, batch size): never the whole mailbox at once
