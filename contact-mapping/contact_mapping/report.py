@@ -30,6 +30,7 @@ COUNTERS = (
     "links_retired",
     "deletions_seen",
     "links_moved",
+    "relinked",
 )
 
 

@@ -124,6 +124,34 @@ def test_links_are_one_to_one_and_retired_links_free_the_records(
     assert ledger.links_for_exchange_ids(["AAMk1"], include_retired=True)["AAMk1"].id == again.id
 
 
+@pytest.mark.spec("S13.2")
+def test_links_of_the_other_protocol_are_rekeyed_in_place(
+    open_ledger: Callable[..., Ledger],
+) -> None:
+    """A switched tenant's link keeps its id, snapshot and Sell side; only the Exchange id is
+    replaced, under the version check and the one-to-one rule."""
+    ledger = open_ledger()
+    snapshot = Snapshot(base={"title": "A"}, exchange_change_key="ck-1")
+    ews = ledger.create_link("AAMk/1+", "contact", 1, snapshot)
+    ledger.create_link("AAMk2", "contact", 2)
+    graph = ledger.create_link("graph:AAkA3", "contact", 3)
+    assert {k.id for k in ledger.links_of_other_protocol("graph")} == {ews.id, ews.id + 1}
+    assert [k.id for k in ledger.links_of_other_protocol("ews")] == [graph.id]
+    moved = ledger.rekey_exchange(ews.id, "graph:AAkA1", ews.version)
+    assert (moved.id, moved.exchange_id, moved.sell_ref) == (ews.id, "graph:AAkA1", "contact:1")
+    assert moved.snapshot == ews.snapshot
+    assert moved.version == ews.version + 1
+    assert ledger.links_for_exchange_ids(["AAMk/1+"]) == {}
+    assert ledger.links_for_exchange_ids(["graph:AAkA1"])["graph:AAkA1"].id == ews.id
+    assert [k.exchange_id for k in ledger.links_of_other_protocol("graph")] == ["AAMk2"]
+    with pytest.raises(StaleLinkError):
+        ledger.rekey_exchange(ews.id, "graph:AAkA9", ews.version)
+    other = ledger.links_for_exchange_ids(["AAMk2"])["AAMk2"]
+    with pytest.raises(LinkConflictError):  # one active link per Exchange item
+        ledger.rekey_exchange(other.id, "graph:AAkA3", other.version)
+    assert ledger.get_link(other.id).exchange_id == "AAMk2"  # type: ignore[union-attr]
+
+
 @pytest.mark.spec("S4.3")
 def test_s4_3_merged_duplicates_continue_with_the_survivor(
     open_ledger: Callable[..., Ledger],

@@ -50,6 +50,8 @@ class ExchangeDestination:
         self.mailbox = mailbox
         self.region = region
         self.create_rounds = self.max_busy_rounds + 1
+        #: The ids this destination addresses (S13.2: a link of the other protocol is re-found).
+        self.exchange_protocol = box.protocol
 
     # -- reads -----------------------------------------------------------------------------------
     def current(self, item: Item) -> Current:
@@ -211,6 +213,18 @@ class ExchangeDestination:
         if extra:
             log.warning("deleting %d duplicate contacts the sync created", len(extra))
             self.box.delete_copies(extra)
+        return out
+
+    def refind(self, refs: Sequence[str]) -> dict[str, str]:
+        """S13.2: for links made over the other protocol, the contact carrying each Sell link,
+        when exactly one does (copies are left alone: nothing is deleted here)."""
+        found = self.box.find_by_links(self.mailbox.folder_objects(), list(refs))
+        out: dict[str, str] = {}
+        for ref, items in found.items():
+            if len(items) == 1:
+                out[ref] = self.box.item_record(items[0])["id"]
+            else:
+                log.warning("%s: %d contacts carry this Sell link; none chosen", ref, len(items))
         return out
 
     def wait(self, back_off: float | None, round_no: int) -> None:

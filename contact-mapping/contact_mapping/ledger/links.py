@@ -15,11 +15,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from contact_mapping.exchange_ids import GRAPH_PREFIX
 from contact_mapping.ledger.models import (
     SELL_KINDS,
     Link,
     LinkConflictError,
     Snapshot,
+    StaleLinkError,
     UnknownLinkError,
 )
 from contact_mapping.ledger.schema import links as t
@@ -165,6 +167,29 @@ def by_sell_ids(
 
 def active(conn: sa.Connection, tenant: str) -> list[Link]:
     return _where(conn, tenant, sa.true(), include_retired=False)
+
+
+def active_of_other_protocol(conn: sa.Connection, tenant: str, protocol: str) -> list[Link]:
+    """Active links whose Exchange id is not of ``protocol`` (``exchange_ids``)."""
+    graph = t.c.exchange_id.like(f"{GRAPH_PREFIX}%")
+    return _where(conn, tenant, sa.not_(graph) if protocol == "graph" else graph, False)
+
+
+def rekey_exchange(
+    conn: sa.Connection, tenant: str, link_id: int, exchange_id: str, expected_version: int
+) -> Link:
+    """The same pair, its Exchange item now known by ``exchange_id`` (another protocol's id);
+    StaleLinkError if the link moved, LinkConflictError if the id is linked already."""
+    link = lock(conn, tenant, link_id)
+    if link.version != expected_version:
+        msg = f"link {link_id} is at version {link.version}, not {expected_version}"
+        raise StaleLinkError(msg)
+    try:
+        with conn.begin_nested():
+            return store(conn, tenant, link, exchange_id=str(exchange_id))
+    except IntegrityError as exc:
+        msg = f"an active link already exists for Exchange item {exchange_id!r}"
+        raise LinkConflictError(msg) from exc
 
 
 def lock(conn: sa.Connection, tenant: str, link_id: int) -> Link:

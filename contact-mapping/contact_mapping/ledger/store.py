@@ -153,6 +153,19 @@ class Ledger:
         with self._read() as conn:
             return links.active(conn, self.tenant)
 
+    def links_of_other_protocol(self, protocol: str) -> list[Link]:
+        """Active links made over the other Exchange protocol than ``protocol`` (S13.2): their
+        Exchange ids name contacts this protocol knows by other ids."""
+        with self._read() as conn:
+            return links.active_of_other_protocol(conn, self.tenant, protocol)
+
+    def rekey_exchange(self, link_id: int, exchange_id: str, expected_version: int) -> Link:
+        """A link's Exchange item re-found under another protocol's id (S13.2): same pair,
+        same snapshot, the id replaced. StaleLinkError if the link moved meanwhile,
+        LinkConflictError if that id is linked already."""
+        with self._write() as conn:
+            return links.rekey_exchange(conn, self.tenant, link_id, exchange_id, expected_version)
+
     def save_snapshot(
         self,
         link_id: int,

@@ -8,7 +8,9 @@ Both targets run it; each hands it a :class:`~contact_mapping.sync.port.Destinat
 2. every record planned from the ledger alone (``planning.plan_write``): echoes, replays, late
    replays, retired links and unchanged rejections cost no request (S7.1, S7.2, S10.1);
 3. linked records fetched; a destination record that is gone retires the link, never re-creates
-   it (S6); a record naming its partner itself (the Sell-link property) links to it first;
+   it (S6); a record naming its partner itself (the Sell-link property) links to it first; a
+   link made over the other Exchange protocol is re-found first, never retired (S13.2,
+   ``relink``);
 4. unlinked records matched one to one (S4), else created;
 5. every pair merged three-way (S5.1-S5.4) and written; a stale change key or a link another
    run moved meanwhile is re-read and merged again; the winner of a conflict is what the
@@ -31,6 +33,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from contact_mapping.canonical import project
+from contact_mapping.exchange_ids import exchange_protocol
 from contact_mapping.ledger import (
     Adopted,
     Intent,
@@ -48,6 +51,7 @@ from contact_mapping.normalize import iso_utc
 from contact_mapping.planning import Action, plan_write
 from contact_mapping.report import RunReport
 from contact_mapping.sync.port import Current, Destination, Incoming, Outcome, Write
+from contact_mapping.sync.relink import Relinker
 
 DIRECTIONS: dict[Side, str] = {"exchange": "exchange_to_sell", "sell": "sell_to_exchange"}
 #: Rounds of re-reading a destination record whose write met a newer version (change key) or
@@ -95,6 +99,14 @@ class SyncEngine:
     dry_run: bool = False
     _claimed: set[str] = field(default_factory=set)
     _intents_resolved: bool = False
+    _relinker: Relinker | None = None
+    _source_protocol: str | None = None  # of the Exchange records being processed
+
+    @property
+    def relinker(self) -> Relinker:
+        if self._relinker is None:
+            self._relinker = Relinker(self.ledger, self.logger, self.dry_run)
+        return self._relinker
 
     @property
     def direction(self) -> str:
@@ -112,6 +124,8 @@ class SyncEngine:
         self.resolve_intents()
         records = self._latest(batch)
         links = self._links_by_source([r.key for r in records])
+        if self.source == "exchange":
+            self._refind_sources(records, links)
         live = [r for r in records if not self._deleted(r, links.get(r.key))]
         pairs, named, unlinked = self._plan(live, links)
         pairs += self._named_partners(named, unlinked)
@@ -168,6 +182,8 @@ class SyncEngine:
                 assert link is not None
                 pairs.append(Pair(inc, link, self._dest_key(link)))
             elif plan.action is Action.MATCH_OR_CREATE:
+                if inc.hint and not self._addressable(inc.hint):
+                    inc.hint = None  # an Exchange id of the other protocol names nothing here
                 (named if inc.hint else unlinked).append(inc)
             elif plan.action is Action.SKIP_ECHO:
                 self.report.count(inc.stream, "echoes_skipped")
@@ -175,6 +191,7 @@ class SyncEngine:
                 if plan.action is not Action.SKIP_UNCHANGED:
                     self.logger.info("%s %s: %s", inc.stream, inc.key, plan.reason)
                 self.report.count(inc.stream, "unchanged")
+        pairs = self._refind_destinations(pairs)
         if pairs:
             self._fetch_into(pairs)
         return [p for p in pairs if self._still_there(p)], named, unlinked
@@ -297,6 +314,11 @@ class SyncEngine:
                 unmatched.append(inc)
                 continue
             self._claimed.add(match.key)
+            moved = self._refound_by_match(inc, match.key)
+            if moved is not None:
+                # S13.2: the Sell record's link was made over the other Exchange protocol.
+                pairs.append(Pair(inc, moved, match.key, match.current))
+                continue
             self.report.match(inc.stream, inc.key, **match.details)
             # S4.2: the choice is logged with the candidates it beat.
             self.logger.info(
@@ -667,14 +689,95 @@ class SyncEngine:
         )
 
     def _linked_or_claimed(self, keys: Collection[str]) -> set[str]:
-        """Destination keys already linked in the ledger, or claimed by this run (S4.2)."""
+        """Destination keys already linked in the ledger, or claimed by this run (S4.2). A
+        Sell record linked over the other Exchange protocol may still be matched: that is how
+        its contact is re-found when nothing else names it (S13.2)."""
         keys = list(keys)
         out = {k for k in keys if k in self._claimed}
         if self.target_side == "exchange":
             out |= set(self.ledger.links_for_exchange_ids(keys))
         else:
-            out |= set(self._sell_links(keys, include_retired=False))
+            protocol = self._source_protocol
+            out |= {
+                ref
+                for ref, link in self._sell_links(keys, include_retired=False).items()
+                if protocol is None or exchange_protocol(link.exchange_id) == protocol
+            }
         return out
+
+    # -- S13.2: links made over the other Exchange protocol ---------------------------------------
+    def _addressable(self, exchange_id: str) -> bool:
+        protocol = getattr(self.destination, "exchange_protocol", None)
+        return protocol is None or exchange_protocol(exchange_id) == protocol
+
+    def _refind_sources(self, records: list[Incoming], links: dict[str, Link]) -> None:
+        """Exchange records the ledger knows under the other protocol's ids: the link whose
+        last change key is the record's, else the one its Sell-link property names."""
+        unknown = [r for r in records if r.key not in links and not r.deleted]
+        if not unknown:
+            return
+        self._source_protocol = exchange_protocol(unknown[0].key)
+        relinker = self.relinker
+        if not relinker.any(self._source_protocol):
+            return
+        for inc in unknown:
+            protocol = exchange_protocol(inc.key)
+            link, why = relinker.by_change_key(protocol, inc.marker), "same change key"
+            if link is None:
+                link, why = relinker.by_sell_ref(protocol, inc.hint), "Sell-link property"
+            moved = relinker.rekey(link, inc.key, why) if link is not None else None
+            if moved is not None:
+                links[inc.key] = moved
+                self.report.count(inc.stream, "relinked")
+
+    def _refound_by_match(self, inc: Incoming, sell_key: str) -> Link | None:
+        """An S4 match on a Sell record linked over the other protocol: that link, re-keyed."""
+        if self.source != "exchange" or self._source_protocol is None:
+            return None
+        link = self.relinker.by_sell_ref(exchange_protocol(inc.key), sell_key)
+        moved = self.relinker.rekey(link, inc.key, "matched (S4)") if link else None
+        if moved is not None:
+            self.report.count(inc.stream, "relinked")
+        return moved
+
+    def _refind_destinations(self, pairs: list[Pair]) -> list[Pair]:
+        """Linked pairs whose Exchange id is of the other protocol: the contact carrying the
+        record's Sell link, else the one S4 matches, re-keyed; the others wait (never
+        fetched by the old id, never retired)."""
+        protocol = getattr(self.destination, "exchange_protocol", None)
+        if self.target_side != "exchange" or protocol is None:
+            return pairs
+        foreign = [p for p in pairs if exchange_protocol(p.key) != protocol]
+        if not foreign:
+            return pairs
+        refind = getattr(self.destination, "refind", None)
+        found = refind([p.incoming.key for p in foreign]) if refind else {}
+        left = [p for p in foreign if p.incoming.key not in found]
+        matched = self.destination.match([p.incoming for p in left], self._linked_or_claimed)
+        for pair in foreign:
+            key = pair.incoming.key
+            new_key, why = (found[key], "Sell-link property") if key in found else (None, "")
+            if new_key is None and key in matched:
+                new_key, why = matched[key].key, "matched (S4)"
+            assert pair.link is not None
+            moved = self.relinker.rekey(pair.link, new_key, why) if new_key else None
+            if moved is not None:
+                self._claimed.add(str(new_key))
+            if moved is None:
+                self.logger.warning(
+                    "%s %s: its %s contact %s is not re-found over %s yet; the link is kept",
+                    pair.incoming.stream,
+                    key,
+                    self._name(),
+                    pair.key,
+                    protocol,
+                )
+                self.report.count(pair.incoming.stream, "unchanged")
+                pair.key = ""
+                continue
+            self.report.count(pair.incoming.stream, "relinked")
+            pair.link, pair.key = moved, str(new_key)
+        return [p for p in pairs if p.key]
 
     def _links_by_source(self, keys: list[str]) -> dict[str, Link]:
         if self.source == "exchange":

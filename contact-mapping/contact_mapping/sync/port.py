@@ -135,3 +135,9 @@ class Destination(Protocol):
     def wait(self, back_off: float | None, round_no: int) -> None:
         """Back off before resending creates the destination was too busy for."""
         ...
+
+
+# An Exchange destination may also declare (read with getattr, so Sell's need not):
+#   exchange_protocol: str  -- "ews" or "graph": the ids it can address (exchange_ids, S13.2)
+#   refind(refs: Sequence[str]) -> dict[str, str]  -- source key -> the one unlinked record
+#       carrying it as its Sell link; nothing is deleted (unlike find_created)
