@@ -152,6 +152,18 @@ def test_links_of_the_other_protocol_are_rekeyed_in_place(
     assert ledger.get_link(other.id).exchange_id == "AAMk2"  # type: ignore[union-attr]
 
 
+@pytest.mark.spec("S3.2")
+def test_category_ids_the_mailbox_gave_are_remembered_per_tenant(
+    open_ledger: Callable[..., Ledger],
+) -> None:
+    ledger = open_ledger()
+    assert ledger.category_ids() == {}
+    ledger.remember_category_ids({"Sell Person": "id-1", "Sell Lead": "id-2"})
+    ledger.remember_category_ids({"Sell Person": "id-3"})
+    assert ledger.category_ids() == {"Sell Person": "id-3", "Sell Lead": "id-2"}
+    assert open_ledger("other-tenant").category_ids() == {}
+
+
 @pytest.mark.spec("S4.3")
 def test_s4_3_merged_duplicates_continue_with_the_survivor(
     open_ledger: Callable[..., Ledger],

@@ -11,6 +11,7 @@ Graph, one request per category changed). The list is the mailbox's, over either
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from contact_mapping.categories import (
@@ -33,6 +34,7 @@ class MasterListChange:
     recoloured: list[str] = field(default_factory=list)
     reguided: list[str] = field(default_factory=list)
     created_list: bool = False
+    ids: dict[str, str] = field(default_factory=dict)  # each Sell category's id, afterwards
 
     @property
     def changed(self) -> bool:
@@ -55,16 +57,23 @@ def _by_name(category_list: MasterCategoryList, name: str) -> Category | None:
     return next((c for c in category_list.categories() if c.name.casefold() == folded), None)
 
 
-def ensure_sell_categories(category_list: MasterCategoryList) -> MasterListChange:
+def ensure_sell_categories(
+    category_list: MasterCategoryList, known_ids: Mapping[str, str] | None = None
+) -> MasterListChange:
     """Make the list hold the seven Sell categories as fixed; returns what changed.
 
-    Over Graph, where a category keeps its name for life, ``rename`` deletes the renamed
-    category and creates ours again with its colour (S3.2 over Graph), and a category made by
-    hand keeps the id Graph gave it (``set_guid`` changes nothing there)."""
+    A Sell category is recognised by its stable GUID, or by ``known_ids`` (the id the mailbox
+    gave it when it was created: over Graph the service assigns ids, so a category we created
+    there does not carry the stable GUID). Over Graph, where a category keeps its name for life,
+    ``rename`` deletes the renamed category and creates ours again with its colour (S3.2 over
+    Graph), and a category made by hand keeps its id (``set_guid`` changes nothing there)."""
     change = MasterListChange()
     for name in SELL_CATEGORIES:
         guid = category_guid_text(name)
         ours = _by_guid(category_list, guid)
+        remembered = (known_ids or {}).get(name)
+        if ours is None and remembered and _by_guid(category_list, remembered) is not None:
+            guid, ours = remembered, _by_guid(category_list, remembered)
         if ours is not None:
             if ours.name != name:
                 clash = _by_name(category_list, name)
@@ -98,12 +107,22 @@ def _adopt(
         change.reguided.append(name)
 
 
-def sync_master_list(box: ProtocolMailbox, *, dry_run: bool = False) -> MasterListChange:
+def sell_category_ids(category_list: MasterCategoryList) -> dict[str, str]:
+    """The id each Sell category has in the list (after a save, the ids Graph gave)."""
+    return {
+        c.name: c.guid for c in category_list.categories() if c.name in SELL_CATEGORIES and c.guid
+    }
+
+
+def sync_master_list(
+    box: ProtocolMailbox, *, dry_run: bool = False, known_ids: Mapping[str, str] | None = None
+) -> MasterListChange:
     """Load the mailbox's list (one request), fix it, save only when changed (with
-    ``dry_run`` only say what would change: S14)."""
+    ``dry_run`` only say what would change: S14). ``change.ids`` are the Sell categories' ids
+    afterwards, for the caller to remember."""
     existing = box.load_master_categories()
     category_list = existing if existing is not None else box.new_master_categories()
-    change = ensure_sell_categories(category_list)
+    change = ensure_sell_categories(category_list, known_ids)
     change.created_list = existing is None
     if change.changed and dry_run:
         log.info(
@@ -120,4 +139,5 @@ def sync_master_list(box: ProtocolMailbox, *, dry_run: bool = False) -> MasterLi
             change.renamed,
             change.recoloured,
         )
+    change.ids = sell_category_ids(category_list)
     return change

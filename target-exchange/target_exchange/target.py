@@ -76,7 +76,10 @@ class TargetExchange(Target):
         if not settings.dry_run:
             self._run_id = self._ledger.start_run(self.name)
         mailbox = Mailbox(box, settings.folder_path, settings.default_region)
-        change = sync_master_list(box, dry_run=settings.dry_run)
+        known_ids = self._ledger.category_ids()
+        change = sync_master_list(box, dry_run=settings.dry_run, known_ids=known_ids)
+        if change.ids != known_ids and not settings.dry_run:
+            self._ledger.remember_category_ids(change.ids)
         if change.renamed and not settings.dry_run:
             retag_renamed(box, mailbox, change.renamed)
         self._ticker = ProgressTicker(self.report, self.logger).__enter__()

@@ -20,6 +20,10 @@ from target_exchange.target import TargetExchange
 PASSWORD = "pw-secret-123"
 _counter = itertools.count()
 MAILBOXES = [f"user{n}@example.com" for n in range(40)]
+# Microsoft Graph (S13.1): an app registration of exchange-sandbox, and a delegated token per
+# mailbox for the tests' own id translation (the product never translates ids, S13.2).
+TENANT, CLIENT_ID, CLIENT_SECRET = "graph-tenant", "graph-client", "S3cret~graph-target-0123"
+DELEGATED = "delegated-token-for-tests-"
 
 CONTACT_SCHEMA = {
     "type": "object",
@@ -40,28 +44,93 @@ def ews():
         yield sandbox
 
 
+@pytest.fixture(scope="module")
+def exchange():
+    """exchange-sandbox over TLS with an app registration: the same store over EWS and Graph."""
+    args = ["--tls", "--app", f"{TENANT}:{CLIENT_ID}:{CLIENT_SECRET}"]
+    for n, address in enumerate(MAILBOXES):
+        args += ["--mailbox", f"{address}:{PASSWORD}", "--oauth-token", f"{address}:{DELEGATED}{n}"]
+    with running_sandbox("exchange-sandbox", args) as sandbox:
+        yield sandbox
+
+
+def graph_settings(sandbox: Any) -> dict[str, str]:
+    """target-exchange's settings for Microsoft Graph on ``sandbox`` (app-only, msal)."""
+    return {
+        "protocol": "graph",
+        "auth_type": "oauth2",
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "tenant_id": TENANT,
+        "graph_url": sandbox.base_url,
+        "authority_url": sandbox.base_url,
+        "ca_bundle": str(sandbox.cafile),
+    }
+
+
+def graph_env(sandbox: Any, prefix: str = "TARGET_EXCHANGE") -> dict[str, str]:
+    """The same as Meltano environment variables, the demo environment's EWS ones blanked."""
+    env = {f"{prefix}_{k.upper()}": v for k, v in graph_settings(sandbox).items()}
+    for name in ("SERVICE_ENDPOINT", "USERNAME", "PASSWORD", "SERVER_VERSION"):
+        env[f"{prefix}_{name}"] = ""
+    return env
+
+
 @dataclass
 class Env:
     ews: Any
     mailbox: str
     tmp: Path
+    protocol: str = "ews"
 
     @property
     def endpoint(self) -> str:
         return f"{self.ews.base_url}/EWS/Exchange.asmx"
 
-    def config(self, **extra: Any) -> dict[str, Any]:
+    def ews_config(self) -> dict[str, Any]:
+        """The test's own EWS access to the mailbox (Outlook's view), over either sandbox."""
+        tls = {"ca_bundle": str(self.ews.cafile)} if getattr(self.ews, "cafile", None) else {}
         return {
             "service_endpoint": self.endpoint,
             "primary_smtp_address": self.mailbox,
             "password": PASSWORD,
             "auth_type": "basic",
             "server_version": "15.1.2507.6",
+            **tls,
+        }
+
+    def config(self, **extra: Any) -> dict[str, Any]:
+        own = {
             "tenant": "t1",
             "ledger_url": f"sqlite:///{self.tmp / 'ledger.db'}",
             "report_path": str(self.tmp / "report.json"),
-            **extra,
         }
+        if self.protocol == "graph":
+            mailbox = {"primary_smtp_address": self.mailbox, **graph_settings(self.ews)}
+            return {**mailbox, **own, **extra}
+        return {**self.ews_config(), **own, **extra}
+
+    def graph_id(self, ews_id: str) -> str:
+        """The id target-exchange knows an item by over this protocol (tests only: translated
+        with a delegated token, which the product never has)."""
+        if self.protocol != "graph":
+            return ews_id
+        import requests
+
+        n = MAILBOXES.index(self.mailbox)
+        answer = requests.post(
+            f"{self.ews.base_url}/v1.0/users/{self.mailbox}/translateExchangeIds",
+            json={
+                "inputIds": [ews_id],
+                "sourceIdType": "ewsId",
+                "targetIdType": "restImmutableEntryId",
+            },
+            headers={"Authorization": f"Bearer {DELEGATED}{n}"},
+            verify=str(self.ews.cafile),
+            timeout=10,
+        )
+        answer.raise_for_status()
+        return "graph:" + answer.json()["value"][0]["targetId"]
 
     def run(self, streams: Mapping[str, Iterable[Mapping[str, Any]]], **extra: Any) -> dict:
         """Run the target over SCHEMA/RECORD/STATE messages; return the JSON report."""
@@ -82,7 +151,7 @@ class Env:
         return json.loads((self.tmp / "report.json").read_text())
 
     def account(self):
-        return connect(self.config())
+        return connect(self.ews_config())
 
     def contacts(self) -> list[exchangelib.Contact]:
         """Every contact of the private folders, all fields the tests look at."""

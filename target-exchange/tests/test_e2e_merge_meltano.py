@@ -1,7 +1,9 @@
 """S4, S5, S6 (and S7.2) end to end: ``meltano run tap-sell target-exchange`` against both
 sandboxes, the Sell side changed through the Sell API and the user's edits made in Exchange
 through exchangelib, as Outlook makes them. Each test has its own mailbox, Sell sandbox, Meltano
-system directory (so its own ledger) and report path."""
+system directory (so its own ledger) and report path. Each runs with both Exchange plugins on
+EWS and on Microsoft Graph (S13.1: exchange-sandbox serves one store over both protocols; ids in
+reports are the protocol's own, so the Graph runs compare them translated)."""
 
 from __future__ import annotations
 
@@ -24,9 +26,13 @@ from sandbox_common.meltano_project import MeltanoProject
 from sandbox_common.process import running_sandbox
 from sell_sandbox.client import SellSandboxClient
 
-from .conftest import MAILBOXES, PASSWORD, Env
+from .conftest import MAILBOXES, PASSWORD, Env, graph_env
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("meltano")]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.xdist_group("meltano"),
+    pytest.mark.parametrize("protocol", ["ews", "graph"]),
+]
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "m" * 64
@@ -57,6 +63,10 @@ class Outlook:
             return None
         assert isinstance(item, Contact), item
         return item
+
+    def key(self, item: Contact) -> str:
+        """The id the sync knows ``item`` by (its Graph id when the plugins use Graph)."""
+        return self.env.graph_id(item.id)
 
     def get(self, item_id: str) -> Contact | None:
         with self._account() as account:
@@ -142,10 +152,15 @@ class Pipeline:
 
 @contextmanager
 def scenario(
-    ews: Any, tmp_path: Path, mailbox: str
+    request: Any, protocol: str, tmp_path: Path, mailbox: str
 ) -> Iterator[tuple[SellSandboxClient, Outlook, Pipeline]]:
-    """A Sell sandbox of the test's own, its mailbox on the module's EWS sandbox, and Meltano."""
-    env = Env(ews, mailbox, tmp_path)
+    """A Sell sandbox of the test's own, its mailbox on the module's Exchange sandbox (EWS, or
+    exchange-sandbox for Graph), and Meltano with both Exchange plugins on ``protocol``."""
+    server = request.getfixturevalue("ews" if protocol == "ews" else "exchange")
+    env = Env(server, mailbox, tmp_path, protocol)
+    graph = {}
+    if protocol == "graph":
+        graph = graph_env(server) | graph_env(server, "TAP_EXCHANGE_CONTACTS")
     with running_sandbox("sell-sandbox", ["--token", TOKEN, "--rate-limit", "0"]) as sandbox:
         project = MeltanoProject.isolated(
             ROOT,
@@ -159,6 +174,7 @@ def scenario(
                 "DEMO_EWS_PASSWORD": PASSWORD,
                 # The sync's own categories: present once target-exchange has run.
                 "TAP_EXCHANGE_CONTACTS_CATEGORIES": json.dumps(["Sell Person"]),
+                **graph,
             },
         )
         sell = SellSandboxClient(sandbox.base_url, TOKEN)
@@ -199,8 +215,8 @@ def untouched(outlook: Outlook, before: Contact) -> bool:
 
 
 @pytest.mark.spec("S4.1", "S4.2", "S5.3")
-def test_s4_matching_links_one_to_one_and_s53_first_link_fills_blanks(ews, tmp_path):
-    with scenario(ews, tmp_path, MATCH_MAILBOX) as (sell, outlook, pipeline):
+def test_s4_matching_links_one_to_one_and_s53_first_link_fills_blanks(request, protocol, tmp_path):
+    with scenario(request, protocol, tmp_path, MATCH_MAILBOX) as (sell, outlook, pipeline):
         # The user's contacts, in Exchange before the first sync.
         ann_x = outlook.add(
             "Ann", "Smith", job_title="CTO", email_addresses=[email("  ANN@Example.ORG ")]
@@ -234,7 +250,7 @@ def test_s4_matching_links_one_to_one_and_s53_first_link_fills_blanks(ews, tmp_p
         matches = {m["record_id"]: m for m in report["matches"]}
 
         # S4.1 by e-mail, trimmed and case-insensitive: linked, no second Ann.
-        assert matches[f"contact:{ann['id']}"]["matched_id"] == ann_x.id
+        assert matches[f"contact:{ann['id']}"]["matched_id"] == outlook.key(ann_x)
         assert matches[f"contact:{ann['id']}"]["rule"] == "email"
         ann_now = outlook.linked(ann)
         assert ann_now.id == ann_x.id
@@ -243,7 +259,7 @@ def test_s4_matching_links_one_to_one_and_s53_first_link_fills_blanks(ews, tmp_p
         assert ann_now.job_title == "CTO"
         assert phones(ann_now) == {"BusinessPhone": "+12125550100"}
         # S4.1 by full name + the same number written differently; Sell's e-mail fills the blank.
-        assert matches[f"contact:{bob['id']}"]["matched_id"] == bob_x.id
+        assert matches[f"contact:{bob['id']}"]["matched_id"] == outlook.key(bob_x)
         assert matches[f"contact:{bob['id']}"]["rule"] == "name_phone"
         bob_now = outlook.linked(bob)
         assert bob_now.id == bob_x.id
@@ -263,8 +279,8 @@ def test_s4_matching_links_one_to_one_and_s53_first_link_fills_blanks(ews, tmp_p
         # choice with its alternatives is in the report and in the Meltano log.
         eve_match = matches[f"contact:{eve['id']}"]
         assert (eve_match["matched_id"], eve_match["alternatives"]) == (
-            eve_newer.id,
-            [eve_older.id],
+            outlook.key(eve_newer),
+            [outlook.key(eve_older)],
         )
         assert outlook.linked(eve).id == eve_newer.id
         assert untouched(outlook, eve_older)
@@ -274,13 +290,13 @@ def test_s4_matching_links_one_to_one_and_s53_first_link_fills_blanks(ews, tmp_p
             for line in pipeline.log.splitlines()
             if f"Sell contact:{eve['id']} matched Exchange" in line
         ]
-        assert eve_newer.id in logged
-        assert eve_older.id in logged
+        assert outlook.key(eve_newer) in logged
+        assert outlook.key(eve_older) in logged
         # Links are one to one: of the two Sell Fays (same e-mail, same run) one links to the
         # user's Fay, the other gets a contact of its own.
         fay_refs = {f"contact:{f['id']}" for f in fays}
         [fay_match] = [m for ref, m in matches.items() if ref in fay_refs]
-        assert (fay_match["matched_id"], fay_match["alternatives"]) == (fay_x.id, [])
+        assert (fay_match["matched_id"], fay_match["alternatives"]) == (outlook.key(fay_x), [])
         fay_items = {ref: outlook.by_link()[ref] for ref in fay_refs}
         assert sorted(len(items) for items in fay_items.values()) == [1, 1]
         assert fay_items[fay_match["record_id"]][0].id == fay_x.id
@@ -297,8 +313,10 @@ def test_s4_matching_links_one_to_one_and_s53_first_link_fills_blanks(ews, tmp_p
 
 
 @pytest.mark.spec("S5.1", "S5.2")
-def test_s5_three_way_merge_conflicts_both_ways_and_kept_values_reach_sell(ews, tmp_path):
-    with scenario(ews, tmp_path, MERGE_MAILBOX) as (sell, outlook, pipeline):
+def test_s5_three_way_merge_conflicts_both_ways_and_kept_values_reach_sell(
+    request, protocol, tmp_path
+):
+    with scenario(request, protocol, tmp_path, MERGE_MAILBOX) as (sell, outlook, pipeline):
         common = {"title": "Engineer", "phone": "+1 212 555 0100"}
         mia = person(sell, "Mia", "Lopez", email="mia@example.org", **common)
         nick = person(sell, "Nick", "Cole", email="nick@example.org", **common)
@@ -394,13 +412,14 @@ def test_s5_three_way_merge_conflicts_both_ways_and_kept_values_reach_sell(ews, 
 
 
 @pytest.mark.spec("S6")
-def test_s6_deletions_retire_links_and_are_never_propagated(ews, tmp_path):
-    with scenario(ews, tmp_path, DELETE_MAILBOX) as (sell, outlook, pipeline):
+def test_s6_deletions_retire_links_and_are_never_propagated(request, protocol, tmp_path):
+    with scenario(request, protocol, tmp_path, DELETE_MAILBOX) as (sell, outlook, pipeline):
         ray = person(sell, "Ray", "Diaz", email="ray@example.org", title="Engineer")
         sam = person(sell, "Sam", "Kerr", email="sam@example.org", title="Engineer")
         tia = person(sell, "Tia", "Moss", email="tia@example.org", title="Engineer")
         assert pipeline.sync()["streams"]["contacts"]["created"] == 3
         ray_x, sam_x, tia_x = (outlook.linked(r) for r in (ray, sam, tia))
+        keys = {f"contact:{r['id']}": outlook.key(x) for r, x in ((ray, ray_x), (sam, sam_x))}
 
         # Ray deleted for good (Shift+Delete), Sam moved to Deleted Items (Delete) in Outlook;
         # Tia deleted in Sell. Ray and Sam then change in Sell, so the tap delivers them.
@@ -414,7 +433,7 @@ def test_s6_deletions_retire_links_and_are_never_propagated(ews, tmp_path):
         counts = report["streams"]["contacts"]
         assert (counts["links_retired"], counts["created"], counts["updated"]) == (2, 0, 0)
         retired = {r["record_id"]: r["destination"] for r in report["links_retired"]}
-        assert retired == {f"contact:{ray['id']}": ray_x.id, f"contact:{sam['id']}": sam_x.id}
+        assert retired == keys
         # Not re-created in Exchange; Tia's Exchange contact is not deleted nor touched.
         assert set(outlook.by_link()) == {f"contact:{tia['id']}"}
         assert outlook.linked(tia).changekey == tia_x.changekey

@@ -155,3 +155,13 @@ moves = sa.Table(
     sa.Column("recorded_at", _TS, nullable=False),
 )
 sa.Index("ix_moves_to", moves.c.tenant, moves.c.to_ref)
+
+# --- added in v7 -------------------------------------------------------------------------------
+category_ids = sa.Table(
+    "category_ids",
+    metadata,
+    sa.Column("tenant", sa.String(200), primary_key=True),
+    sa.Column("name", sa.String(255), primary_key=True),  # "Sell Person"
+    sa.Column("category_id", sa.String(255), nullable=False),  # as the mailbox gave it
+    sa.Column("updated_at", _TS, nullable=False),
+)

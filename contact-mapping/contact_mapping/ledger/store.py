@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from contact_mapping.ledger import (
+    category_ids,
     database,
     intents,
     links,
@@ -321,6 +322,15 @@ class Ledger:
                 msg = f"link {link_id} is at version {link.version}, not {expected_version}"
                 raise StaleLinkError(msg)
             return links.move_sell_side(conn, self.tenant, link, sell_kind, sell_id)
+
+    def category_ids(self) -> dict[str, str]:
+        """Sell category name → the id the mailbox gave it (S3.2 over Graph)."""
+        with self._read() as conn:
+            return category_ids.known(conn, self.tenant)
+
+    def remember_category_ids(self, ids: Mapping[str, str]) -> None:
+        with self._write() as conn:
+            category_ids.remember(conn, self.tenant, ids)
 
     def remember_organizations(self, names: Mapping[int, str]) -> None:
         """Learn Sell organisation id → name from records seen (upsert, last one wins)."""
