@@ -25,6 +25,7 @@ from exchange_mailbox.ews.records import FETCH_FIELDS
 from exchangelib import Account, Contact
 from exchangelib.folders import FolderCollection
 from exchangelib.indexed_properties import EmailAddress
+from graph_sandbox.testing import EWS_ONLY_SETTINGS, graph_settings, plugin_env
 from sandbox_common.clock import wait_past
 from sandbox_common.meltano_project import MeltanoProject
 from sandbox_common.process import SandboxProcess, running_sandbox
@@ -65,22 +66,10 @@ def ews_env(exchange: SandboxProcess) -> dict[str, str]:
 
 def graph_env(exchange: SandboxProcess) -> dict[str, str]:
     """The same tenant over Microsoft Graph: the app's credentials, the EWS settings gone."""
+    settings = graph_settings(exchange, tenant=TENANT, client_id=CLIENT, secret=SECRET)
     env: dict[str, str] = {}
     for prefix in EXCHANGE_PLUGINS:
-        env |= {
-            f"{prefix}_PROTOCOL": "graph",
-            f"{prefix}_AUTH_TYPE": "oauth2",
-            f"{prefix}_CLIENT_ID": CLIENT,
-            f"{prefix}_CLIENT_SECRET": SECRET,
-            f"{prefix}_TENANT_ID": TENANT,
-            f"{prefix}_GRAPH_URL": exchange.base_url,
-            f"{prefix}_AUTHORITY_URL": exchange.base_url,
-            f"{prefix}_CA_BUNDLE": str(exchange.cafile),
-            f"{prefix}_SERVICE_ENDPOINT": "",
-            f"{prefix}_USERNAME": "",
-            f"{prefix}_PASSWORD": "",
-            f"{prefix}_SERVER_VERSION": "",
-        }
+        env |= plugin_env(prefix, settings, blank=EWS_ONLY_SETTINGS)
     return env
 
 

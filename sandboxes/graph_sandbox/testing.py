@@ -227,6 +227,41 @@ def validated_exchange_sandbox(args: Sequence[str] = ()) -> Iterator[SandboxProc
         validate_soap(Path(tmp))
 
 
+# -- plugin settings -----------------------------------------------------------------------------
+# The EWS settings a Graph tenant leaves blank when it overrides the `demo` environment's EWS ones.
+EWS_ONLY_SETTINGS = ("service_endpoint", "username", "password", "server_version")
+
+
+def graph_settings(
+    sandbox: SandboxProcess,
+    mailbox: str | None = None,
+    *,
+    tenant: str = TENANT,
+    client_id: str = CLIENT_ID,
+    secret: str = SECRET,
+) -> dict[str, str]:
+    """The settings both Exchange plugins take for Microsoft Graph on this sandbox (app-only,
+    msal, over its TLS), the Graph twin of ``ews_sandbox.testing.exchange_settings``."""
+    settings = {
+        "protocol": "graph",
+        "auth_type": "oauth2",
+        "client_id": client_id,
+        "client_secret": secret,
+        "tenant_id": tenant,
+        "graph_url": sandbox.base_url,
+        "authority_url": sandbox.base_url,
+        "ca_bundle": str(sandbox.cafile),
+    }
+    return settings | ({"primary_smtp_address": mailbox} if mailbox else {})
+
+
+def plugin_env(prefix: str, settings: dict[str, str], blank: Sequence[str] = ()) -> dict[str, str]:
+    """``settings`` as one plugin's Meltano environment variables (``PREFIX_SETTING``), with
+    ``blank`` set empty so that a Meltano environment's value of them is not inherited."""
+    env = {f"{prefix}_{name.upper()}": "" for name in blank}
+    return env | {f"{prefix}_{name.upper()}": value for name, value in settings.items()}
+
+
 # -- clients -------------------------------------------------------------------------------------
 def http_session(sandbox: SandboxProcess):
     """requests with the sandbox's CA only (env CA bundles ignored, reference §0.8)."""

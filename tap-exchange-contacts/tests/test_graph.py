@@ -23,6 +23,7 @@ import pytest
 import requests
 from exchange_mailbox.ews import EwsMailbox
 from exchangelib import Contact
+from graph_sandbox.testing import graph_settings
 from sandbox_common.process import SandboxProcess, console_script, running_sandbox
 
 from .conftest import PRIVATE_FOLDERS
@@ -49,18 +50,8 @@ def sandbox() -> Iterator[SandboxProcess]:
 
 
 def graph_config(sb: SandboxProcess, address: str = ADDRESS, **extra: Any) -> dict[str, Any]:
-    return {
-        "primary_smtp_address": address,
-        "auth_type": "oauth2",
-        "client_id": CLIENT,
-        "client_secret": SECRET,
-        "tenant_id": TENANT,
-        "graph_url": sb.base_url,
-        "authority_url": sb.base_url,
-        "ca_bundle": sb.cafile,
-        "categories": ["Clients", "Partners"],
-        **extra,
-    }
+    app = graph_settings(sb, address, tenant=TENANT, client_id=CLIENT, secret=SECRET)
+    return {**app, "categories": ["Clients", "Partners"], **extra}
 
 
 def ews(sb: SandboxProcess, address: str, password: str) -> EwsMailbox:

@@ -14,6 +14,7 @@ from typing import Any
 import exchangelib
 import pytest
 from exchange_mailbox.ews.connection import connect, disconnect
+from graph_sandbox.testing import EWS_ONLY_SETTINGS, graph_settings, plugin_env
 from sandbox_common.process import running_sandbox
 from target_exchange.target import TargetExchange
 
@@ -24,6 +25,7 @@ MAILBOXES = [f"user{n}@example.com" for n in range(40)]
 # mailbox for the tests' own id translation (the product never translates ids, S13.2).
 TENANT, CLIENT_ID, CLIENT_SECRET = "graph-tenant", "graph-client", "S3cret~graph-target-0123"
 DELEGATED = "delegated-token-for-tests-"
+APP = {"tenant": TENANT, "client_id": CLIENT_ID, "secret": CLIENT_SECRET}
 
 CONTACT_SCHEMA = {
     "type": "object",
@@ -54,26 +56,9 @@ def exchange():
         yield sandbox
 
 
-def graph_settings(sandbox: Any) -> dict[str, str]:
-    """target-exchange's settings for Microsoft Graph on ``sandbox`` (app-only, msal)."""
-    return {
-        "protocol": "graph",
-        "auth_type": "oauth2",
-        "client_id": CLIENT_ID,
-        "client_secret": CLIENT_SECRET,
-        "tenant_id": TENANT,
-        "graph_url": sandbox.base_url,
-        "authority_url": sandbox.base_url,
-        "ca_bundle": str(sandbox.cafile),
-    }
-
-
 def graph_env(sandbox: Any, prefix: str = "TARGET_EXCHANGE") -> dict[str, str]:
-    """The same as Meltano environment variables, the demo environment's EWS ones blanked."""
-    env = {f"{prefix}_{k.upper()}": v for k, v in graph_settings(sandbox).items()}
-    for name in ("SERVICE_ENDPOINT", "USERNAME", "PASSWORD", "SERVER_VERSION"):
-        env[f"{prefix}_{name}"] = ""
-    return env
+    """Graph settings as Meltano environment variables, the demo environment's EWS ones blanked."""
+    return plugin_env(prefix, graph_settings(sandbox, **APP), blank=EWS_ONLY_SETTINGS)
 
 
 @dataclass
@@ -106,8 +91,7 @@ class Env:
             "report_path": str(self.tmp / "report.json"),
         }
         if self.protocol == "graph":
-            mailbox = {"primary_smtp_address": self.mailbox, **graph_settings(self.ews)}
-            return {**mailbox, **own, **extra}
+            return {**graph_settings(self.ews, self.mailbox, **APP), **own, **extra}
         return {**self.ews_config(), **own, **extra}
 
     def graph_id(self, ews_id: str) -> str:
