@@ -9,9 +9,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-import exchangelib
 import pytest
-from ews_sandbox.testing import account
 from exchangelib import Contact, ExtendedProperty
 from exchangelib.indexed_properties import EmailAddress, PhoneNumber
 from graph_sandbox.testing import (
@@ -21,8 +19,6 @@ from graph_sandbox.testing import (
     app_token,
     graph_client,
     http_session,
-    schema_missing_reason,
-    validated_exchange_sandbox,
 )
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 from msgraph.generated.models.contact import Contact as GraphContact
@@ -39,6 +35,8 @@ pytestmark = [
     pytest.mark.subprocess,
 ]
 USER, PASSWORD = "demo@example.com", "demo-password"
+ARGS = ["--tls", "--seed", "40", "--mailbox", f"{USER}:{PASSWORD}",
+        "--app", f"{TENANT}:{CLIENT_ID}:{SECRET}"]  # fmt: skip
 LINK_SET = "66f5a359-4659-4830-9070-00047ec6ac6e"
 LINK_ID = f"String {{{LINK_SET}}} Name SellId"
 HIDDEN_SYSTEM_FOLDERS = {
@@ -55,27 +53,12 @@ class SellId(ExtendedProperty):
     property_type = "String"
 
 
-@pytest.fixture(scope="module")
-def sandbox():
-    reason = schema_missing_reason()
-    if reason:
-        pytest.skip(reason)
-    args = ["--tls", "--seed", "40", "--mailbox", f"{USER}:{PASSWORD}",
-            "--app", f"{TENANT}:{CLIENT_ID}:{SECRET}"]  # fmt: skip
+@pytest.fixture(scope="module", autouse=True)
+def _sell_id():
+    """exchangelib knows the link property for the whole module, as the product registers it."""
     Contact.register("sell_id", SellId)
-    try:
-        with validated_exchange_sandbox(args) as sb:
-            yield sb
-    finally:
-        Contact.deregister("sell_id")
-        exchangelib.close_connections()
-
-
-@pytest.fixture
-def ews(sandbox, monkeypatch):
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", sandbox.cafile)
-    yield account(sandbox, USER, PASSWORD)
-    exchangelib.close_connections()
+    yield
+    Contact.deregister("sell_id")
 
 
 def run(coro):

@@ -36,7 +36,6 @@ from graph_sandbox.testing import (
     app_token,
     http_session,
     msal_app,
-    schema_missing_reason,
     validated_exchange_sandbox,
 )
 
@@ -53,15 +52,6 @@ ARGS = [
     "--app", f"{TENANT}:{READER_CLIENT}:{READER_SECRET}",
     "--app-permissions", f"{READER_CLIENT}:Contacts.Read",
 ]  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def sandbox():
-    reason = schema_missing_reason()
-    if reason:
-        pytest.skip(reason)
-    with validated_exchange_sandbox(ARGS) as sb:
-        yield sb
 
 
 def _get(sandbox, path: str, token: str | None) -> requests.Response:

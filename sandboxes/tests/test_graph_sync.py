@@ -8,9 +8,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-import exchangelib
 import pytest
-from ews_sandbox.testing import account
 from exchangelib import Contact
 from graph_sandbox.testing import (
     CLIENT_ID,
@@ -19,8 +17,6 @@ from graph_sandbox.testing import (
     app_token,
     graph_client,
     http_session,
-    schema_missing_reason,
-    validated_exchange_sandbox,
 )
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 from msgraph.generated.models.contact import Contact as GraphContact
@@ -35,27 +31,8 @@ pytestmark = [
 ]
 USER, PASSWORD = "demo@example.com", "demo-password"
 IMMUTABLE = 'IdType="ImmutableId"'
-
-
-@pytest.fixture(scope="module")
-def sandbox():
-    reason = schema_missing_reason()
-    if reason:
-        pytest.skip(reason)
-    args = ["--tls", "--seed", "60", "--mailbox", f"{USER}:{PASSWORD}",
-            "--app", f"{TENANT}:{CLIENT_ID}:{SECRET}"]  # fmt: skip
-    try:
-        with validated_exchange_sandbox(args) as sb:
-            yield sb
-    finally:
-        exchangelib.close_connections()
-
-
-@pytest.fixture
-def ews(sandbox, monkeypatch):
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", sandbox.cafile)
-    yield account(sandbox, USER, PASSWORD)
-    exchangelib.close_connections()
+ARGS = ["--tls", "--seed", "60", "--mailbox", f"{USER}:{PASSWORD}",
+        "--app", f"{TENANT}:{CLIENT_ID}:{SECRET}"]  # fmt: skip
 
 
 def run(coro):

@@ -9,9 +9,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-import exchangelib
 import pytest
-from ews_sandbox.testing import account
 from graph_sandbox.testing import (
     CLIENT_ID,
     SECRET,
@@ -19,8 +17,6 @@ from graph_sandbox.testing import (
     app_token,
     graph_client,
     http_session,
-    schema_missing_reason,
-    validated_exchange_sandbox,
 )
 from lxml import etree
 from msgraph.generated.models.category_color import CategoryColor
@@ -34,28 +30,9 @@ pytestmark = [
 ]
 USER, PASSWORD = "demo@example.com", "demo-password"
 DELEGATED = "delegated-token-0123456789"
-
-
-@pytest.fixture(scope="module")
-def sandbox():
-    reason = schema_missing_reason()
-    if reason:
-        pytest.skip(reason)
-    args = ["--tls", "--seed", "8", "--mailbox", f"{USER}:{PASSWORD}",
-            "--oauth-token", f"{USER}:{DELEGATED}",
-            "--app", f"{TENANT}:{CLIENT_ID}:{SECRET}"]  # fmt: skip
-    try:
-        with validated_exchange_sandbox(args) as sb:
-            yield sb
-    finally:
-        exchangelib.close_connections()
-
-
-@pytest.fixture
-def ews(sandbox, monkeypatch):
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", sandbox.cafile)
-    yield account(sandbox, USER, PASSWORD)
-    exchangelib.close_connections()
+ARGS = ["--tls", "--seed", "8", "--mailbox", f"{USER}:{PASSWORD}",
+        "--oauth-token", f"{USER}:{DELEGATED}",
+        "--app", f"{TENANT}:{CLIENT_ID}:{SECRET}"]  # fmt: skip
 
 
 @pytest.fixture
