@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= python3
 PACKAGES := exchange-mailbox contact-mapping sandboxes tap-sell tap-exchange-contacts target-sell-contacts target-exchange
 # Type-checked by `make lint` (settings: [tool.mypy] in pyproject.toml).
-TYPED := contact-mapping exchange-mailbox
+TYPED := contact-mapping exchange-mailbox tap-sell
 STAMP := $(VENV)/.setup-stamp
 ORCH_VENV := orchestration/.venv
 ORCH_STAMP := $(ORCH_VENV)/.setup-stamp

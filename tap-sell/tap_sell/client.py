@@ -8,6 +8,7 @@ from collections.abc import Generator, Iterable
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
 
 import requests
 from singer_sdk import RESTStream
@@ -126,7 +127,7 @@ class SellStream(RESTStream[int]):
             except requests.exceptions.SSLError as exc:
                 # A certificate problem does not heal on retry (requests files it under
                 # ConnectionError, which the SDK retries): fail now and say what to set.
-                host = requests.utils.urlparse(prepared_request.url).netloc
+                host = urlparse(prepared_request.url or "").netloc
                 msg = (
                     f"TLS verification of {host} failed ({exc.__class__.__name__}); "
                     "give the CA with ca_bundle, or set verify_ssl to false for testing"
@@ -135,7 +136,7 @@ class SellStream(RESTStream[int]):
 
         return super().request_decorator(paced)
 
-    def get_json(self, params: dict[str, Any], context: Context | None = None) -> dict:
+    def get_json(self, params: dict[str, Any], context: Context | None = None) -> dict[str, Any]:
         """One paced, retried GET of this stream's list with explicit parameters."""
         prepared = self.build_prepared_request(
             method="GET", url=self.get_url(context), params=params, headers=self.http_headers
@@ -144,7 +145,8 @@ class SellStream(RESTStream[int]):
             counter.with_context(context)
             response = self.request_decorator(self._request)(prepared, context)
             counter.increment()
-        return response.json()
+        body: dict[str, Any] = response.json()
+        return body
 
     def parse_response(self, response: requests.Response) -> Iterable[dict]:
         for item in response.json().get("items") or []:
@@ -164,7 +166,7 @@ class SellStream(RESTStream[int]):
 
     def response_error_message(self, response: requests.Response) -> str:
         """Method, path, status and Sell's ``code``/``details``; never headers or the query."""
-        path = requests.utils.urlparse(response.url).path or self.path
+        path = urlparse(response.url).path or self.path
         method = response.request.method if response.request is not None else "GET"
         return f"Sell {method} {path} failed: {response.status_code} {sell_error_summary(response)}"
 

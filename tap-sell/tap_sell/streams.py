@@ -36,7 +36,7 @@ class NewestFirstStream(SellStream):
     replication_key = "updated_at"
     is_sorted = False
 
-    def get_replication_key_signpost(self, context: Context | None) -> None:
+    def get_replication_key_signpost(self, context: Context | None = None) -> None:
         """The pass sets the bookmark itself; the SDK's signpost would cap it at run start."""
         return
 

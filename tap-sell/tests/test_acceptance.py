@@ -11,11 +11,13 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
+from typing import cast
 
 import pytest
 from sandbox_common.process import running_sandbox
 from sell_sandbox.client import SellSandboxClient
 from singer_sdk.exceptions import FatalAPIError
+from tap_sell.client import SellStream
 from tap_sell.tap import TapSell
 
 pytestmark = pytest.mark.subprocess
@@ -224,7 +226,7 @@ def test_malformed_token_is_refused_before_any_request(sell2000, tmp_path, token
 
 @pytest.mark.spec("S11")
 def test_other_client_errors_carry_sells_code_and_details(sell2000) -> None:
-    stream = TapSell(config=config_for(sell2000)).streams["contacts"]
+    stream = cast(SellStream, TapSell(config=config_for(sell2000)).streams["contacts"])
     with pytest.raises(FatalAPIError) as caught:
         stream.get_json({"per_page": 500})
     message = str(caught.value)
@@ -236,6 +238,6 @@ def test_other_client_errors_carry_sells_code_and_details(sell2000) -> None:
 
 def test_requests_carry_the_user_agent_sell_requires(sell2000) -> None:
     tap = TapSell(config=config_for(sell2000, user_agent="acme-sync/2.0"))
-    assert tap.streams["users"].user_agent == "acme-sync/2.0"
+    assert cast(SellStream, tap.streams["users"]).user_agent == "acme-sync/2.0"
     default = TapSell(config=config_for(sell2000))
-    assert default.streams["users"].user_agent.startswith("tap-sell/")
+    assert cast(SellStream, default.streams["users"]).user_agent.startswith("tap-sell/")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
+from typing import cast
 
 import pytest
 import requests
 from singer_sdk.exceptions import RetriableAPIError
-from tap_sell.client import retry_after_seconds, sell_error_summary
+from tap_sell.client import SellStream, retry_after_seconds, sell_error_summary
 from tap_sell.tap import TapSell, config_problems
 
 TOKEN = "k" * 64
@@ -40,7 +41,7 @@ def test_retry_after_is_honoured_and_capped() -> None:
     assert retry_after_seconds(response(429, headers={"Retry-After": "3"})) == 3.0
     assert retry_after_seconds(response(429, headers={"Retry-After": "100000"})) == 120.0
     assert retry_after_seconds(response(429)) is None
-    stream = TapSell(config=BASE).streams["contacts"]
+    stream = cast(SellStream, TapSell(config=BASE).streams["contacts"])
     waits = stream.backoff_wait_generator()
     next(waits)
     hinted = RetriableAPIError("429", response(429, headers={"Retry-After": "7"}))
@@ -66,7 +67,7 @@ def test_error_summary_reads_sells_envelope() -> None:
     [({}, True), ({"verify_ssl": False}, False), ({"ca_bundle": __file__}, __file__)],
 )
 def test_tls_is_verified_unless_told_otherwise(extra: dict, expected: object) -> None:
-    stream = TapSell(config={**BASE, **extra}).streams["users"]
+    stream = cast(SellStream, TapSell(config={**BASE, **extra}).streams["users"])
     assert stream.requests_session.verify == expected
 
 

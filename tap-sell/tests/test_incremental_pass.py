@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -163,7 +164,7 @@ def test_interrupted_run_resumes_without_loss(fake: FakeList) -> None:
     from tap_sell.tap import TapSell
 
     tap = TapSell(config=CONFIG, state=tap_state)
-    stream = tap.streams["contacts"]
+    stream = cast(NewestFirstStream, tap.streams["contacts"])
     got = []
     for record in stream.get_records(None):
         got.append(record["id"])
@@ -256,7 +257,7 @@ def test_no_change_is_lost_under_random_churn(
         from tap_sell.tap import TapSell
 
         tap = TapSell(config=CONFIG, state={})
-        stream = tap.streams["contacts"]
+        stream = cast(NewestFirstStream, tap.streams["contacts"])
         for count, record in enumerate(stream.get_records(None), start=1):
             seen.add((record["id"], record["updated_at"]))
             if count >= stop_after:

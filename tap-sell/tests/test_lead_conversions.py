@@ -5,11 +5,12 @@ Against sell-sandbox (both ``--converted-leads`` choices) and, offline, against 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from sandbox_common.process import running_sandbox
 from sell_sandbox.client import SellSandboxClient
+from tap_sell.client import SellStream
 from tap_sell.tap import TapSell
 
 TOKEN = "c" * 40 + "0123456789abcdef01234567"
@@ -146,7 +147,7 @@ class ScriptedList:
 
 def stream_with(listing: ScriptedList, state: dict | None = None):
     tap = TapSell(config={"api_token": TOKEN, "api_url": "http://127.0.0.1:9"}, state=state or {})
-    stream = tap.streams["lead_conversions"]
+    stream = cast(SellStream, tap.streams["lead_conversions"])
     stream.get_json = listing  # type: ignore[method-assign]
     return stream
 
