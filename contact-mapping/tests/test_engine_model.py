@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from contact_mapping.canonical import Canonical, field_key
+from contact_mapping.exchange_ids import PROTOCOLS
 from contact_mapping.ledger import Ledger
 from contact_mapping.report import RunReport
 from contact_mapping.sync import Incoming, SyncEngine
@@ -65,9 +66,11 @@ log = logging.getLogger("model")
 
 
 class TwoWaySync(RuleBasedStateMachine):
-    @initialize()
-    def start(self) -> None:
-        self.world = World()
+    """Over EWS or Microsoft Graph (S13.1: every rule holds over both)."""
+
+    @initialize(protocol=st.sampled_from(PROTOCOLS))
+    def start(self, protocol: str) -> None:
+        self.world = World(protocol=protocol)
         self.ledger = Ledger(
             f"sqlite:///{LEDGER_DIR[0] / 'model.sqlite'}", tenant=f"t{next(TENANTS)}"
         )
@@ -115,13 +118,15 @@ class TwoWaySync(RuleBasedStateMachine):
         """A conflict (S5.2): one field of a linked pair edited on both sides, either first."""
         links = self.ledger.active_links()
         live_x, live_s = self.world.live_exchange(), self.world.live_sell()
-        pairs = [k for k in links if k.exchange_id in live_x and k.sell_ref in live_s]
+        items = {k.id: self.world.item_key(k.exchange_id, any_protocol=True) for k in links}
+        pairs = [k for k in links if items[k.id] in live_x and k.sell_ref in live_s]
         if not pairs:
             return
         link = data.draw(st.sampled_from(pairs))
+        item = str(items[link.id])
         x_value, s_value = data.draw(VALUES[field_]), data.draw(VALUES[field_])
         steps = [
-            lambda: self.world.edit_exchange(link.exchange_id, {field_: x_value}),
+            lambda: self.world.edit_exchange(item, {field_: x_value}),
             lambda: self.world.edit_sell(link.sell_ref, {field_: s_value}),
         ]
         for step in steps if sell_last else reversed(steps):
@@ -178,6 +183,7 @@ class TwoWaySync(RuleBasedStateMachine):
             return world.exchange_writes + world.sell_writes - before
         finally:
             self._note_conflicts(side, report)
+            self._check_retired(report)
         if batch is None:
             tap.bookmark = top
         return world.exchange_writes + world.sell_writes - before
@@ -187,6 +193,16 @@ class TwoWaySync(RuleBasedStateMachine):
             ref = c["destination"] if side == "exchange" else c["record_id"]
             value = field_key(c["field"], c["overwritten"])
             self.reported.add((ref, c["field"], value, c["overwritten_origin"]))
+
+    def _check_retired(self, report: RunReport) -> None:
+        """S6, S13.2: a link is retired only when one of its records is really gone (never
+        because its Exchange id is of the protocol the tenant left)."""
+        for retired in report.links_retired:
+            keys = {retired["record_id"], retired["destination"]}
+            items = [self.world.item_key(k, any_protocol=True) for k in keys]
+            gone = [self.world.exchange[i].deleted for i in items if i is not None]
+            gone += [self.world.sell[k].deleted for k in keys if k in self.world.sell]
+            assert any(gone), f"link retired with both records live: {retired}"
 
     def round(self, exchange_first: bool, crash=None, crash_side: str = "exchange") -> int:
         order = ("exchange", "sell") if exchange_first else ("sell", "exchange")
@@ -222,6 +238,7 @@ class TwoWaySync(RuleBasedStateMachine):
             self.round(exchange_first)
         assert agreement(self.world, self.ledger) == []
         self.check_kept_values(complete=True)
+        self.check_links_readdressed()
         writes = self.round(exchange_first)
         assert writes == 0, "a round with no user edits wrote again"
 
@@ -235,6 +252,16 @@ class TwoWaySync(RuleBasedStateMachine):
             uids = [r.uid for r in side.values()]
             dupes = {u for u in uids if uids.count(u) > 1}
             assert not dupes, f"duplicated records: {dupes}"
+
+    def check_links_readdressed(self) -> None:
+        """S13.2: after a quiet round every link of a live contact holds the id of the tenant's
+        protocol: it was re-found (Sell-link property, change key or S4), never left behind."""
+        for link in self.ledger.active_links():
+            key = self.world.item_key(link.exchange_id, any_protocol=True)
+            assert key is not None, f"link names no item: {link}"
+            item = self.world.exchange[key]
+            if not item.deleted:
+                assert self.world.item_key(link.exchange_id) == key, f"not re-found: {link}"
 
     @invariant()
     def no_value_lost_twice(self) -> None:
@@ -278,7 +305,7 @@ def _ledger_dir(tmp_path: Path) -> None:
     LEDGER_DIR[:] = [tmp_path]
 
 
-@pytest.mark.spec("S4.2", "S5.2", "S5.5", "S6", "S7.1", "S7.2", "S7.3")
+@pytest.mark.spec("S4.2", "S5.2", "S5.5", "S6", "S7.1", "S7.2", "S7.3", "S13.1")
 @pytest.mark.usefixtures("_ledger_dir")
 def test_two_way_sync_model() -> None:
     TwoWaySync.TestCase().runTest()

@@ -20,7 +20,7 @@ from contact_mapping.canonical import Canonical
 from contact_mapping.categories import SELL_CATEGORIES, merge_categories
 from contact_mapping.exchange_map import from_exchange, to_exchange_fields
 from contact_mapping.ledger import Move
-from contact_mapping.sync import Current, Found, Incoming, Outcome, Write
+from contact_mapping.sync import Current, Destination, Found, Incoming, Outcome, Write
 from exchange_mailbox.interface import Item
 from exchange_mailbox.interface import Mailbox as ProtocolMailbox
 
@@ -34,7 +34,7 @@ def exchange_side_unmapped(c: Canonical) -> frozenset[str]:
     return frozenset({"company"}) if c.is_organization else frozenset({"display_name"})
 
 
-class ExchangeDestination:
+class ExchangeDestination(Destination):
     """The mailbox owner's private contact folders, over EWS or Microsoft Graph."""
 
     side = "exchange"
@@ -51,7 +51,7 @@ class ExchangeDestination:
         self.region = region
         self.create_rounds = self.max_busy_rounds + 1
         #: The ids this destination addresses (S13.2: a link of the other protocol is re-found).
-        self.exchange_protocol = box.protocol
+        self.exchange_protocol: str | None = box.protocol
 
     # -- reads -----------------------------------------------------------------------------------
     def current(self, item: Item) -> Current:

@@ -26,7 +26,16 @@ from contact_mapping.sell_map import (
     to_sell_contact_payload,
     to_sell_lead_payload,
 )
-from contact_mapping.sync import Current, Found, Incoming, Outcome, Write, parse_sell_ref, sell_ref
+from contact_mapping.sync import (
+    Current,
+    Destination,
+    Found,
+    Incoming,
+    Outcome,
+    Write,
+    parse_sell_ref,
+    sell_ref,
+)
 
 from target_sell_contacts.companies import Companies
 from target_sell_contacts.notes import add_note
@@ -39,7 +48,7 @@ PATHS = {"contact": "contacts", "lead": "leads"}
 LOOKUP_MAX = 3
 
 
-class SellDestination:
+class SellDestination(Destination):
     """Sell contacts and leads of one account, written through ``SellClient``."""
 
     side = "sell"

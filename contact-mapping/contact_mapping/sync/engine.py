@@ -707,7 +707,7 @@ class SyncEngine:
 
     # -- S13.2: links made over the other Exchange protocol ---------------------------------------
     def _addressable(self, exchange_id: str) -> bool:
-        protocol = getattr(self.destination, "exchange_protocol", None)
+        protocol = self.destination.exchange_protocol
         return protocol is None or exchange_protocol(exchange_id) == protocol
 
     def _refind_sources(self, records: list[Incoming], links: dict[str, Link]) -> None:
@@ -744,14 +744,13 @@ class SyncEngine:
         """Linked pairs whose Exchange id is of the other protocol: the contact carrying the
         record's Sell link, else the one S4 matches, re-keyed; the others wait (never
         fetched by the old id, never retired)."""
-        protocol = getattr(self.destination, "exchange_protocol", None)
+        protocol = self.destination.exchange_protocol
         if self.target_side != "exchange" or protocol is None:
             return pairs
         foreign = [p for p in pairs if exchange_protocol(p.key) != protocol]
         if not foreign:
             return pairs
-        refind = getattr(self.destination, "refind", None)
-        found = refind([p.incoming.key for p in foreign]) if refind else {}
+        found = self.destination.refind([p.incoming.key for p in foreign])
         left = [p for p in foreign if p.incoming.key not in found]
         matched = self.destination.match([p.incoming for p in left], self._linked_or_claimed)
         for pair in foreign:

@@ -12,14 +12,16 @@ import itertools
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from contact_mapping.canonical import MAPPED_FIELDS, Canonical, field_key
 from contact_mapping.categories import SELL_CATEGORIES, merge_categories
+from contact_mapping.exchange_ids import GRAPH_PREFIX, PROTOCOLS, exchange_protocol
 from contact_mapping.ledger import Ledger, Move
 from contact_mapping.matching import Candidate, MatchIndex
 from contact_mapping.merge import Side, append_overwritten
-from contact_mapping.sync.port import Current, Found, Incoming, Outcome, Write
+from contact_mapping.sync.port import Current, Destination, Found, Incoming, Outcome, Write
 
 #: Fields Exchange has no counterpart for, by kind (see exchange_map).
 EXCHANGE_UNMAPPED = {True: frozenset({"company"}), False: frozenset({"display_name"})}
@@ -70,12 +72,18 @@ class Faults:
 class ExchangeItem:
     canonical: Canonical
     modified: datetime
-    change_key: int
+    number: int  # what both protocols' ids are made of
     seq: int  # change sequence, what the tap's bookmark follows
+    change_key: int = 1
     categories: list[str] = field(default_factory=list)
     link: str | None = None
     uid: str = ""  # who the contact really is (to count duplicates); never synced
     deleted: bool = False
+
+    @property
+    def marker(self) -> str:
+        """The change key, one per item and version, the same over both protocols."""
+        return f"ck{self.number}.{self.change_key}"
 
 
 @dataclass
@@ -97,31 +105,58 @@ class SellRecord:
         return frozenset({person}) | STATUS_CATEGORIES[self.status]
 
 
+#: What an item id looks like over each protocol (``contact_mapping.exchange_ids``): the same
+#: contact has another id over each, and nothing in the sync can translate one into the other.
+ID_SHAPES = {"ews": "AAMk{}", "graph": f"{GRAPH_PREFIX}AAkALg{{}}"}
+
+
 @dataclass
 class World:
-    """Both systems, their clocks and the number of writes each received."""
+    """Both systems, their clocks and the number of writes each received. ``protocol`` is how
+    the tenant reaches Exchange now (S13.1): item ids are that protocol's (``exchange_ids``);
+    the tenant may switch from EWS to Graph between runs (S13.2)."""
 
     clock: Clock = field(default_factory=Clock)
-    exchange: dict[str, ExchangeItem] = field(default_factory=dict)
+    exchange: dict[str, ExchangeItem] = field(default_factory=dict)  # by EWS id
     sell: dict[str, SellRecord] = field(default_factory=dict)
     seq: itertools.count = field(default_factory=lambda: itertools.count(1))
     ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     exchange_writes: int = 0
     sell_writes: int = 0
     conversions: list[tuple[int, Move]] = field(default_factory=list)  # (seq, move)
+    protocol: str = "ews"
+
+    # -- Exchange ids over the tenant's protocol -----------------------------------------------
+    def exchange_id(self, key: str, protocol: str | None = None) -> str:
+        """The id an item (by its EWS id) has over ``protocol`` (by default the tenant's)."""
+        return ID_SHAPES[protocol or self.protocol].format(self.exchange[key].number)
+
+    def item_key(self, exchange_id: str, any_protocol: bool = False) -> str | None:
+        """The item an id names over the tenant's protocol (or, ``any_protocol``, either);
+        None for an unknown id or, over one protocol, an id of the other."""
+        protocols = PROTOCOLS if any_protocol else (self.protocol,)
+        for protocol in protocols:
+            head = ID_SHAPES[protocol].format("")
+            number = exchange_id.removeprefix(head)
+            if number != exchange_id and exchange_protocol(exchange_id) == protocol:
+                key = ID_SHAPES["ews"].format(number)
+                return key if key in self.exchange else None
+        return None
+
+    def add_exchange(
+        self, canonical: Canonical, uid: str, categories: list[str], link: str | None = None
+    ) -> str:
+        number = next(self.ids)
+        key = ID_SHAPES["ews"].format(number)
+        self.exchange[key] = ExchangeItem(
+            _shaped(canonical, EXCHANGE_UNMAPPED), self.clock.tick(), number, next(self.seq),
+            categories=categories, link=link, uid=uid,
+        )  # fmt: skip
+        return key
 
     # -- user actions --------------------------------------------------------------------------
     def user_exchange(self, canonical: Canonical, uid: str, categories: Sequence[str]) -> str:
-        key = f"AAMk{next(self.ids)}"
-        self.exchange[key] = ExchangeItem(
-            _shaped(canonical, EXCHANGE_UNMAPPED),
-            self.clock.tick(),
-            1,
-            next(self.seq),
-            list(categories),
-            uid=uid,
-        )
-        return key
+        return self.add_exchange(canonical, uid, list(categories))
 
     def user_sell(self, canonical: Canonical, uid: str, kind: str = "contact") -> str:
         key = f"{kind}:{next(self.ids)}"
@@ -189,7 +224,8 @@ def _shaped(c: Canonical, unmapped: Mapping[bool, frozenset[str]]) -> Canonical:
 # -- taps: at-least-once, bookmark moves only after the batch was processed ----------------------
 @dataclass
 class Tap:
-    """Records changed since the bookmark; ``commit`` moves it (Singer STATE)."""
+    """Records changed since the bookmark; ``commit`` moves it (Singer STATE). Exchange
+    records carry the ids of the protocol the tenant uses when they are read."""
 
     world: World
     side: Side
@@ -219,11 +255,11 @@ class Tap:
     def _incoming(self, key: str, record: Any) -> Incoming:
         if self.side == "exchange":
             return Incoming(
-                key=key,
+                key=self.world.exchange_id(key),
                 stream="contacts",
                 canonical=record.canonical,
                 modified=record.modified,
-                marker=f"ck{record.change_key}",
+                marker=record.marker,
                 hint=record.link,
                 deleted=record.deleted,
                 extra=record.uid,
@@ -260,11 +296,62 @@ def _match(
 
 # -- destinations ------------------------------------------------------------------------------
 @dataclass
-class MemorySell:
-    """Sell as a destination (Exchange → Sell): keeps lost values itself (S5.2)."""
+class MemoryDestination(Destination):
+    """What both in-memory destinations share: the write loops (each write may crash, before
+    or after it is applied), previews that send nothing, and no waiting."""
 
     world: World
     faults: Faults = field(default_factory=Faults)
+
+    def create(self, writes: Sequence[Write], *, preview: bool = False) -> dict[str, Outcome]:
+        out: dict[str, Outcome] = {}
+        for w in writes:
+            if preview:
+                out[w.incoming.key] = Outcome("ok", fields=w.changed)
+                continue
+            key = self.faults.write(partial(self._make, w))
+            out[w.incoming.key] = Outcome("ok", self._made(key), fields=w.changed)
+        return out
+
+    def update(self, writes: Sequence[Write], *, preview: bool = False) -> dict[str, Outcome]:
+        out: dict[str, Outcome] = {}
+        for w in writes:
+            assert w.current is not None
+            if w.current.key not in self.fetch([w.current.key]):
+                out[w.incoming.key] = Outcome("not_found")
+                continue
+            held, fields, wrote = self._change(w)
+            if preview or not wrote:
+                cur = replace(self.fetch([w.current.key])[w.current.key], canonical=held)
+                out[w.incoming.key] = Outcome("ok", cur, wrote=wrote, fields=fields)
+                continue
+            self.faults.write(partial(self._apply, w))
+            out[w.incoming.key] = Outcome("ok", self._made(w.current.key), fields=fields)
+        return out
+
+    def wait(self, back_off: float | None, round_no: int) -> None:
+        return
+
+    def _make(self, w: Write) -> str:
+        """Create the record of ``w``; its key."""
+        raise NotImplementedError
+
+    def _made(self, key: str) -> Current:
+        """The record as a write left it."""
+        raise NotImplementedError
+
+    def _change(self, w: Write) -> tuple[Canonical, tuple[str, ...], bool]:
+        """What the record would hold after ``w``, the fields sent, and whether it is a write."""
+        raise NotImplementedError
+
+    def _apply(self, w: Write) -> None:
+        raise NotImplementedError
+
+
+@dataclass
+class MemorySell(MemoryDestination):
+    """Sell as a destination (Exchange → Sell): keeps lost values itself (S5.2)."""
+
     side: Side = "sell"
     keeps_overwritten: bool = True
     create_rounds: int = 3
@@ -272,6 +359,8 @@ class MemorySell:
     def _current(self, key: str) -> Current:
         record = self.world.sell[key]
         return Current(key, record.canonical, record.updated_at, record.updated_at, raw=record)
+
+    _made = _current
 
     def fetch(self, keys: Sequence[str]) -> dict[str, Current]:
         live = self.world.live_sell()
@@ -286,58 +375,35 @@ class MemorySell:
             linked,
         )
 
-    def create(self, writes: Sequence[Write], *, preview: bool = False) -> dict[str, Outcome]:
-        out: dict[str, Outcome] = {}
-        for w in writes:
-            if preview:
-                out[w.incoming.key] = Outcome("ok", fields=w.changed)
-                continue
+    def _make(self, w: Write) -> str:
+        key = f"contact:{next(self.world.ids)}"
+        self.world.sell[key] = SellRecord(
+            "contact", _shaped(w.incoming.canonical, SELL_UNMAPPED), self.world.clock.tick(),
+            next(self.world.seq), uid=str(w.incoming.extra), exchange_id=w.incoming.key,
+        )  # fmt: skip
+        self.world.sell_writes += 1
+        return key
 
-            def apply(w: Write = w) -> str:
-                key = f"contact:{next(self.world.ids)}"
-                canonical = _shaped(w.incoming.canonical, SELL_UNMAPPED)
-                self.world.sell[key] = SellRecord(
-                    "contact", canonical, self.world.clock.tick(), next(self.world.seq),
-                    uid=str(w.incoming.extra), exchange_id=w.incoming.key,
-                )  # fmt: skip
-                self.world.sell_writes += 1
-                return key
+    def _kept(self, w: Write, record: SellRecord) -> str:
+        return append_overwritten(record.kept, w.overwritten) if w.overwritten else record.kept
 
-            key = self.faults.write(apply)
-            out[w.incoming.key] = Outcome("ok", self._current(key), fields=w.changed)
-        return out
+    def _change(self, w: Write) -> tuple[Canonical, tuple[str, ...], bool]:
+        assert w.current is not None
+        record = self.world.sell[w.current.key]
+        held = _shaped(record.canonical.with_values(w.values), SELL_UNMAPPED)
+        # The 'Exchange ID' field names the linked item (setting exchange_id_field): a first
+        # link writes it, so tap-sell reads the record again and Exchange gets its tags.
+        extra = self._kept(w, record) != record.kept or record.exchange_id != w.incoming.key
+        return held, w.changed, bool(w.changed) or extra
 
-    def update(self, writes: Sequence[Write], *, preview: bool = False) -> dict[str, Outcome]:
-        out: dict[str, Outcome] = {}
-        for w in writes:
-            assert w.current is not None
-            record = self.world.sell.get(w.current.key)
-            if record is None or record.deleted:
-                out[w.incoming.key] = Outcome("not_found")
-                continue
-            held = _shaped(record.canonical.with_values(w.values), SELL_UNMAPPED)
-            kept = append_overwritten(record.kept, w.overwritten) if w.overwritten else record.kept
-            # The 'Exchange ID' field names the linked item (setting exchange_id_field): a first
-            # link writes it, so tap-sell reads the record again and Exchange gets its tags.
-            wrote = bool(w.changed) or kept != record.kept or record.exchange_id != w.incoming.key
-            if preview or not wrote:
-                cur = Current(w.current.key, held, record.updated_at, record.updated_at)
-                out[w.incoming.key] = Outcome("ok", cur, wrote=wrote, fields=w.changed)
-                continue
-
-            def apply(
-                record: SellRecord = record, held: Canonical = held, kept: str = kept,
-                exchange_id: str = w.incoming.key,
-            ) -> None:  # fmt: skip
-                record.canonical = held
-                record.kept = kept
-                record.exchange_id = exchange_id
-                self.world._touch_sell(record)
-                self.world.sell_writes += 1
-
-            self.faults.write(apply)
-            out[w.incoming.key] = Outcome("ok", self._current(w.current.key), fields=w.changed)
-        return out
+    def _apply(self, w: Write) -> None:
+        assert w.current is not None
+        record = self.world.sell[w.current.key]
+        record.canonical = self._change(w)[0]
+        record.kept = self._kept(w, record)
+        record.exchange_id = w.incoming.key
+        self.world._touch_sell(record)
+        self.world.sell_writes += 1
 
     def find_created(
         self, items: Sequence[tuple[str, Mapping[str, Any]]], linked: Any
@@ -345,9 +411,6 @@ class MemorySell:
         """The Sell contact an interrupted create made: its 'Exchange ID' field names the item."""
         made = {r.exchange_id: k for k, r in self.world.live_sell().items() if r.exchange_id}
         return {key: self._current(made[key]) for key, _ in items if key in made}
-
-    def wait(self, back_off: float | None, round_no: int) -> None:
-        return
 
     def moved(self, keys: Sequence[str]) -> dict[str, Move]:
         """What target-sell-contacts asks Sell (``GET /v2/lead_conversions?lead_id=``)."""
@@ -373,33 +436,49 @@ class MemorySell:
 
 
 @dataclass
-class MemoryExchange:
-    """Exchange as a destination (Sell → Exchange): categories and the Sell-link property."""
+class MemoryExchange(MemoryDestination):
+    """Exchange as a destination (Sell → Exchange): categories and the Sell-link property,
+    over the protocol the tenant uses (its ids; another protocol's id names nothing here)."""
 
-    world: World
-    faults: Faults = field(default_factory=Faults)
     side: Side = "exchange"
     keeps_overwritten: bool = False
     create_rounds: int = 3
 
+    def __post_init__(self) -> None:
+        self.exchange_protocol = self.world.protocol
+
     def _current(self, key: str, modified: bool = True) -> Current:
+        """By EWS id (the world's key), under the tenant's protocol's id."""
         item = self.world.exchange[key]
         cats = tuple(sorted(set(item.categories) & set(SELL_CATEGORIES)))
         return Current(
-            key,
+            self.world.exchange_id(key),
             item.canonical,
             item.modified if modified else None,
-            f"ck{item.change_key}",
+            item.marker,
             categories=cats,
             raw=item,
         )
 
+    def _made(self, exchange_id: str) -> Current:
+        """A write's answer carries no modification time (EWS and Graph return id and key)."""
+        return self._current(self._key(exchange_id), modified=False)
+
+    def _key(self, exchange_id: str) -> str:
+        key = self.world.item_key(exchange_id)
+        assert key is not None
+        return key
+
+    def _live(self) -> dict[str, ExchangeItem]:
+        """Live items by the tenant's protocol's id."""
+        return {self.world.exchange_id(k): i for k, i in self.world.live_exchange().items()}
+
     def fetch(self, keys: Sequence[str]) -> dict[str, Current]:
-        live = self.world.live_exchange()
-        return {k: self._current(k) for k in keys if k in live}
+        live = self._live()
+        return {k: self._current(self._key(k)) for k in keys if k in live}
 
     def match(self, items: Sequence[Incoming], linked: Any) -> dict[str, Found]:
-        live = self.world.live_exchange()
+        live = self._live()
         out: dict[str, Found] = {}
         rest = []
         taken = linked(list(live))
@@ -415,69 +494,48 @@ class MemoryExchange:
             **_match(rest, candidates, {k: i.modified for k, i in live.items()}, linked),
         }
 
-    def create(self, writes: Sequence[Write], *, preview: bool = False) -> dict[str, Outcome]:
-        out: dict[str, Outcome] = {}
-        for w in writes:
-            if preview:
-                out[w.incoming.key] = Outcome("ok", fields=w.changed)
-                continue
-            inc = w.incoming
-
-            def apply(inc: Incoming = inc) -> str:
-                key = f"AAMk{next(self.world.ids)}"
-                self.world.exchange[key] = ExchangeItem(
-                    _shaped(inc.canonical, EXCHANGE_UNMAPPED),
-                    self.world.clock.tick(),
-                    1,
-                    next(self.world.seq),
-                    merge_categories([], inc.categories or ()),
-                    link=inc.key,
-                    uid=str(inc.extra),
-                )
-                self.world.exchange_writes += 1
-                return key
-
-            key = self.faults.write(apply)
-            out[inc.key] = Outcome("ok", self._current(key, modified=False), fields=w.changed)
-        return out
+    def _make(self, w: Write) -> str:
+        inc = w.incoming
+        categories = merge_categories([], inc.categories or ())
+        key = self.world.add_exchange(inc.canonical, str(inc.extra), categories, link=inc.key)
+        self.world.exchange_writes += 1
+        return self.world.exchange_id(key)
 
     def update(self, writes: Sequence[Write], *, preview: bool = False) -> dict[str, Outcome]:
-        out: dict[str, Outcome] = {}
-        for w in writes:
-            assert w.current is not None
-            item = self.world.exchange.get(w.current.key)
-            if item is None or item.deleted:
-                out[w.incoming.key] = Outcome("not_found")
-                continue
-            if f"ck{item.change_key}" != w.current.marker:
-                out[w.incoming.key] = Outcome("conflict", reason="stale change key")
-                continue
-            held = _shaped(item.canonical.with_values(w.values), EXCHANGE_UNMAPPED)
-            categories = merge_categories(item.categories, w.incoming.categories or ())
-            fields = list(w.changed)
-            if categories != item.categories:
-                fields.append("categories")
-            if item.link != w.incoming.key:
-                fields.append("sell_link")
-            if preview or not fields:
-                cur = replace(self._current(w.current.key), canonical=held)
-                out[w.incoming.key] = Outcome("ok", cur, wrote=bool(fields), fields=tuple(fields))
-                continue
+        """A stale change key is a conflict (the writes carry the version they read)."""
+        live = self._live()
+        stale = {
+            w.incoming.key
+            for w in writes
+            if w.current is not None
+            and w.current.key in live
+            and live[w.current.key].marker != w.current.marker
+        }
+        out = super().update([w for w in writes if w.incoming.key not in stale], preview=preview)
+        return {**out, **{k: Outcome("conflict", reason="stale change key") for k in stale}}
 
-            def apply(
-                item: ExchangeItem = item, held: Canonical = held, cats: list[str] = categories,
-                link: str = w.incoming.key,
-            ) -> None:  # fmt: skip
-                item.canonical = held
-                item.categories = cats
-                item.link = link
-                self.world._touch_exchange(item)
-                self.world.exchange_writes += 1
+    def _categories(self, w: Write, item: ExchangeItem) -> list[str]:
+        return merge_categories(item.categories, w.incoming.categories or ())
 
-            self.faults.write(apply)
-            cur = self._current(w.current.key, modified=False)
-            out[w.incoming.key] = Outcome("ok", cur, fields=tuple(fields))
-        return out
+    def _change(self, w: Write) -> tuple[Canonical, tuple[str, ...], bool]:
+        assert w.current is not None
+        item = self.world.exchange[self._key(w.current.key)]
+        held = _shaped(item.canonical.with_values(w.values), EXCHANGE_UNMAPPED)
+        fields = list(w.changed)
+        if self._categories(w, item) != item.categories:
+            fields.append("categories")
+        if item.link != w.incoming.key:
+            fields.append("sell_link")
+        return held, tuple(fields), bool(fields)
+
+    def _apply(self, w: Write) -> None:
+        assert w.current is not None
+        item = self.world.exchange[self._key(w.current.key)]
+        item.canonical = self._change(w)[0]
+        item.categories = self._categories(w, item)
+        item.link = w.incoming.key
+        self.world._touch_exchange(item)
+        self.world.exchange_writes += 1
 
     def moved(self, keys: Sequence[str]) -> dict[str, Move]:
         return {}
@@ -495,8 +553,13 @@ class MemoryExchange:
                     break
         return out
 
-    def wait(self, back_off: float | None, round_no: int) -> None:
-        return
+    def refind(self, refs: Sequence[str]) -> dict[str, str]:
+        """S13.2: the one item carrying each Sell link (by the tenant's protocol's id)."""
+        carriers: dict[str, list[str]] = {}
+        for exchange_id, item in self._live().items():
+            if item.link is not None and item.link in refs:
+                carriers.setdefault(item.link, []).append(exchange_id)
+        return {ref: ids[0] for ref, ids in carriers.items() if len(ids) == 1}
 
 
 def agreement(world: World, ledger: Ledger, categories: bool = True) -> list[str]:
@@ -504,7 +567,8 @@ def agreement(world: World, ledger: Ledger, categories: bool = True) -> list[str
     with ``categories`` also the Sell categories the Exchange contact must carry (S2)."""
     problems = []
     for link in ledger.active_links():
-        item = world.exchange.get(link.exchange_id)
+        key = world.item_key(link.exchange_id, any_protocol=True)
+        item = world.exchange.get(key) if key else None
         record = world.sell.get(link.sell_ref)
         if item is None or record is None or item.deleted or record.deleted:
             continue

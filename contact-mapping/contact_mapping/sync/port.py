@@ -91,7 +91,11 @@ class Found:
 
 
 class Destination(Protocol):
-    """The destination side of one sync direction, as each target implements it."""
+    """The destination side of one sync direction, as each target implements it.
+
+    A target's destination subclasses it explicitly, so mypy checks every member; the members
+    only Exchange has (``exchange_protocol``, ``refind``) answer "not supported" by default.
+    """
 
     side: Side
     #: True when the destination keeps lost values itself (Sell: custom field or note); else the
@@ -99,6 +103,10 @@ class Destination(Protocol):
     keeps_overwritten: bool
     #: How many create rounds the engine makes for records whose create was busy or uncertain.
     create_rounds: int
+    #: The Exchange ids this destination addresses, ``"ews"`` or ``"graph"`` (``exchange_ids``):
+    #: a link holding the other protocol's id is re-found, never fetched (S13.2). None: the
+    #: destination's keys are not Exchange ids (Sell).
+    exchange_protocol: str | None = None
 
     def fetch(self, keys: Sequence[str]) -> dict[str, Current]:
         """Current versions of these records; a key that is gone (or out of scope) is absent."""
@@ -127,6 +135,12 @@ class Destination(Protocol):
         already linked (``linked(keys)``) is never an earlier create's."""
         ...
 
+    def refind(self, refs: Sequence[str]) -> dict[str, str]:
+        """S13.2: source key (a Sell ref) → the one record carrying it as its Sell link, for
+        links made over the other Exchange protocol; nothing is deleted (unlike
+        ``find_created``). Not supported (nothing found) where keys are not Exchange ids."""
+        return {}
+
     def moved(self, keys: Sequence[str]) -> dict[str, Move]:
         """Of these records that are gone, those that became another record (a lead
         converted into a contact, S6); Exchange items never do (ids are immutable)."""
@@ -135,9 +149,3 @@ class Destination(Protocol):
     def wait(self, back_off: float | None, round_no: int) -> None:
         """Back off before resending creates the destination was too busy for."""
         ...
-
-
-# An Exchange destination may also declare (read with getattr, so Sell's need not):
-#   exchange_protocol: str  -- "ews" or "graph": the ids it can address (exchange_ids, S13.2)
-#   refind(refs: Sequence[str]) -> dict[str, str]  -- source key -> the one unlinked record
-#       carrying it as its Sell link; nothing is deleted (unlike find_created)
