@@ -488,7 +488,9 @@ class MemoryExchange(MemoryDestination):
                 out[inc.key] = Found(carriers[0], {"rule": "sell_link"})
             else:
                 rest.append(inc)
-        candidates = {k: i.canonical for k, i in live.items() if k not in taken}
+        # As target-exchange's index: a contact carrying any Sell link is no S4 candidate (it
+        # is some record's, even when the ledger knows it by the other protocol's id, S13.2).
+        candidates = {k: i.canonical for k, i in live.items() if k not in taken and not i.link}
         return {
             **out,
             **_match(rest, candidates, {k: i.modified for k, i in live.items()}, linked),
