@@ -312,7 +312,7 @@ def test_s4_matching_links_one_to_one_and_s53_first_link_fills_blanks(request, p
         assert outlook.writes() == writes
 
 
-@pytest.mark.spec("S5.1", "S5.2")
+@pytest.mark.spec("S5.1", "S5.2", "S5.4", "S10.1")
 def test_s5_three_way_merge_conflicts_both_ways_and_kept_values_reach_sell(
     request, protocol, tmp_path
 ):
@@ -325,18 +325,35 @@ def test_s5_three_way_merge_conflicts_both_ways_and_kept_values_reach_sell(
         mia_x, nick_x = outlook.linked(mia), outlook.linked(nick)
 
         # Exchange side. Mia: a mapped field (title) and fields Sell has no counterpart for
-        # (department, EmailAddress2, HomePhone). Nick: the title, before Sell changes it.
+        # (department, EmailAddress2 and 3, BusinessPhone2, HomePhone): as many e-mail addresses
+        # and business phones as Microsoft Graph takes (3 and 2). Nick: the title, before Sell
+        # changes it.
         mia_x = outlook.edit(
             mia_x.id,
             job_title="Lead Engineer",
             department="R&D",
-            email_addresses=[*mia_x.email_addresses, email("mia@home.example", "EmailAddress2")],
-            phone_numbers=[*mia_x.phone_numbers, phone("+1 303 555 0188", "HomePhone")],
+            email_addresses=[
+                *mia_x.email_addresses,
+                email("mia@home.example", "EmailAddress2"),
+                email("mia@club.example", "EmailAddress3"),
+            ],
+            phone_numbers=[
+                *mia_x.phone_numbers,
+                phone("+1 303 555 0177", "BusinessPhone2"),
+                phone("+1 303 555 0188", "HomePhone"),
+            ],
         )
         nick_x = outlook.edit(nick_x.id, job_title="Exchange Title")
         wait_past(max(mia_x.last_modified_time, nick_x.last_modified_time))
-        # Sell side: Mia's mobile only; Nick's and Olga's title (Nick's is the newer edit).
-        sell.update("contacts", mia["id"], mobile="+1 415 555 0123")
+        # Sell side: Mia's mobile, e-mail and work phone (EmailAddress1 and BusinessPhone of a
+        # contact at Graph's caps); Nick's and Olga's title (Nick's is the newer edit).
+        sell.update(
+            "contacts",
+            mia["id"],
+            mobile="+1 415 555 0123",
+            email="mia@new.example",
+            phone="+1 212 555 0111",
+        )
         sell.update("contacts", nick["id"], title="Sell Title")
         olga = sell.update("contacts", olga["id"], title="Sell Title")
         # Olga's title changes in Exchange after Sell's edit: Exchange is the newer side.
@@ -344,19 +361,25 @@ def test_s5_three_way_merge_conflicts_both_ways_and_kept_values_reach_sell(
         outlook.edit(outlook.linked(olga).id, job_title="Exchange Title")
 
         report = pipeline.sync()
-        # S5.1: each side's own change survives; S5.4: Exchange-only fields are kept.
+        # S5.1: each side's own change survives; S5.4: Exchange-only fields are kept. S10.1:
+        # the sync writes only EmailAddress1 and BusinessPhone (S8), so a contact at Graph's
+        # caps stays within them: written whole over both protocols, nothing refused, no
+        # value dropped.
         mia_now = outlook.linked(mia)
         assert phones(mia_now) == {
-            "BusinessPhone": "+12125550100",
+            "BusinessPhone": "+12125550111",
+            "BusinessPhone2": "+1 303 555 0177",
             "MobilePhone": "+14155550123",
             "HomePhone": "+1 303 555 0188",
         }
         assert mia_now.job_title == "Lead Engineer"
         assert mia_now.department == "R&D"
         assert emails(mia_now) == {
-            "EmailAddress1": "mia@example.org",
+            "EmailAddress1": "mia@new.example",
             "EmailAddress2": "mia@home.example",
+            "EmailAddress3": "mia@club.example",
         }
+        assert report["rejected"] == []
         # S5.2: the newer side wins, in both directions, and each conflict is reported.
         assert outlook.linked(nick).job_title == "Sell Title"
         assert outlook.linked(olga).job_title == "Exchange Title"
