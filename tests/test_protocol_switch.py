@@ -25,28 +25,30 @@ from exchange_mailbox.ews.records import FETCH_FIELDS
 from exchangelib import Account, Contact
 from exchangelib.folders import FolderCollection
 from exchangelib.indexed_properties import EmailAddress
-from graph_sandbox.testing import EWS_ONLY_SETTINGS, graph_settings, plugin_env
 from sandbox_common.clock import wait_past
 from sandbox_common.meltano_project import MeltanoProject
 from sandbox_common.process import SandboxProcess, running_sandbox
 from sell_sandbox.client import SellSandboxClient
 
 from demo.agreement import disagreements
-from tests.conftest import ROOT, make_token
+from tests.conftest import (
+    EXCHANGE_PLUGINS,
+    ROOT,
+    graph_demo_env,
+    graph_sandbox_args,
+    make_token,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("meltano")]
 
 MAILBOX, PASSWORD = "switch@contoso.example", "switch-password"
-TENANT, CLIENT, SECRET = "contoso-tenant", "switch-app", "S3cret~switch-app-0123"
-EXCHANGE_PLUGINS = ("TAP_EXCHANGE_CONTACTS", "TARGET_EXCHANGE")
+APP = {"tenant": "contoso-tenant", "client_id": "switch-app", "secret": "S3cret~switch-app-0123"}
 
 
 @pytest.fixture
 def sandboxes() -> Iterator[tuple[SandboxProcess, SandboxProcess, str]]:
     token = make_token("protocol-switch")
-    exchange_args = [
-        "--tls", "--mailbox", f"{MAILBOX}:{PASSWORD}", "--app", f"{TENANT}:{CLIENT}:{SECRET}",
-    ]  # fmt: skip
+    exchange_args = ["--mailbox", f"{MAILBOX}:{PASSWORD}", *graph_sandbox_args(APP)]
     with (
         running_sandbox("sell-sandbox", ["--rate-limit", "0", "--token", token]) as sell,
         running_sandbox("exchange-sandbox", exchange_args) as exchange,
@@ -62,15 +64,6 @@ def ews_env(exchange: SandboxProcess) -> dict[str, str]:
         "DEMO_EWS_MAILBOX": MAILBOX,
         "DEMO_EWS_PASSWORD": PASSWORD,
     }
-
-
-def graph_env(exchange: SandboxProcess) -> dict[str, str]:
-    """The same tenant over Microsoft Graph: the app's credentials, the EWS settings gone."""
-    settings = graph_settings(exchange, tenant=TENANT, client_id=CLIENT, secret=SECRET)
-    env: dict[str, str] = {}
-    for prefix in EXCHANGE_PLUGINS:
-        env |= plugin_env(prefix, settings, blank=EWS_ONLY_SETTINGS)
-    return env
 
 
 class Tenant:
@@ -100,7 +93,7 @@ class Tenant:
         )
 
     def switch_to_graph(self) -> None:
-        self.project.env |= graph_env(self.exchange)
+        self.project.env |= graph_demo_env(self.exchange, APP)
 
     def round(self) -> dict[str, Any]:
         """One `meltano run two-way-sync`: the writes each side received and both reports."""
