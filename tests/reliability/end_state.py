@@ -1,8 +1,9 @@
 """What both systems hold after a sync, in a form runs on different sandboxes can be compared in.
 
-Records are read through the public APIs (Sell REST, EWS via exchangelib), mapped to the canonical
-fields of SPEC S8 and normalised with contact-mapping, so ids, timestamps and formatting do not
-matter. Ids are kept beside the content only to check links and duplicates.
+Records are read through the public APIs (Sell REST, EWS via exchangelib, or Microsoft Graph when
+the plugins ran on it), mapped to the canonical fields of SPEC S8 and normalised with
+contact-mapping, so ids, timestamps and formatting do not matter. Ids are kept beside the content
+only to check links and duplicates (in the protocol the plugins used, as the ledger holds them).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from contact_mapping.canonical import MAPPED_FIELDS, Canonical, field_key
 from contact_mapping.exchange_map import from_exchange
 from contact_mapping.sell_map import from_sell_contact, from_sell_lead
 from ews_sandbox.testing import exchange_settings
+from exchange_mailbox.connect import open_mailbox
+from exchange_mailbox.contact_records import is_deletion
 from exchange_mailbox.ews import link_property
 from exchange_mailbox.ews.connection import connect, disconnect
 from exchange_mailbox.ews.folders import private_contact_folders
@@ -124,8 +127,13 @@ def exchange_config(ews: Any, mailbox: str) -> dict[str, Any]:
     return exchange_settings(ews, mailbox, PASSWORD)
 
 
-def exchange_contacts(ews: Any, mailbox: str) -> list[dict[str, Any]]:
-    """Every contact of the private folders as a tap ``contacts`` record."""
+def exchange_contacts(
+    ews: Any, mailbox: str, settings: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """Every contact of the private folders as a tap ``contacts`` record; with ``settings``
+    (e.g. Microsoft Graph's), read as the plugins read them, ids in that protocol."""
+    if settings is not None:
+        return _read_as_the_tap(settings)
     link_property.register()
     account = connect({**exchange_config(ews, mailbox), "retry_max_wait": 120})
     try:
@@ -142,8 +150,25 @@ def exchange_contacts(ews: Any, mailbox: str) -> list[dict[str, Any]]:
         disconnect(account)
 
 
-def end_state(sell: Any, ews: Any, token: str, mailbox: str) -> EndState:
-    """Snapshot of one tenant: the Sell account of ``token`` and the mailbox ``mailbox``."""
+def _read_as_the_tap(settings: dict[str, Any]) -> list[dict[str, Any]]:
+    """A full read of every private folder through the protocol-neutral mailbox."""
+    mailbox = open_mailbox({"retry_max_wait": 120, **settings})
+    try:
+        return [
+            record
+            for folder in mailbox.private_folders()
+            for record in mailbox.folder_changes(folder, None).records()
+            if not is_deletion(record)
+        ]
+    finally:
+        mailbox.close()
+
+
+def end_state(
+    sell: Any, ews: Any, token: str, mailbox: str, settings: dict[str, Any] | None = None
+) -> EndState:
+    """Snapshot of one tenant: the Sell account of ``token`` and the mailbox ``mailbox``
+    (read over EWS, or with ``settings``, e.g. Microsoft Graph's)."""
     # The client retries reads through 429, 5xx and dropped connections: a faulty sandbox works.
     sell_api = SellSandboxClient(sell.base_url, token)
     contacts, leads = sell_api.all("contacts"), sell_api.all("leads")
@@ -156,7 +181,7 @@ def end_state(sell: Any, ews: Any, token: str, mailbox: str) -> EndState:
             )
             marker = (record.get("custom_fields") or {}).get(EXCHANGE_ID_FIELD)
             state.sell.append(SellRecord(kind, record["id"], content(kind, canonical), marker))
-    for record in exchange_contacts(ews, mailbox):
+    for record in exchange_contacts(ews, mailbox, settings):
         state.exchange.append(
             ExchangeRecord(
                 id=record["id"],
