@@ -296,6 +296,24 @@ def app_token(sandbox: SandboxProcess, scope: str = GRAPH_SCOPE, **kwargs: str) 
     return result["access_token"]
 
 
+def graph_id(sandbox: SandboxProcess, mailbox: str, delegated_token: str, ews_id: str) -> str:
+    """The id the plugins know an item by over Graph (``graph:`` + its immutable REST id), for
+    tests that made the item over EWS. Translated with ``translateExchangeIds`` and a delegated
+    token (``--oauth-token``), which app-only callers such as the product never have (S13.2)."""
+    answer = http_session(sandbox).post(
+        f"{sandbox.base_url}/v1.0/users/{mailbox}/translateExchangeIds",
+        json={
+            "inputIds": [ews_id],
+            "sourceIdType": "ewsId",
+            "targetIdType": "restImmutableEntryId",
+        },
+        headers={"Authorization": f"Bearer {delegated_token}"},
+        timeout=10,
+    )
+    answer.raise_for_status()
+    return "graph:" + answer.json()["value"][0]["targetId"]
+
+
 class MsalCredential:
     """An azure-core TokenCredential over msal's client-credentials flow (what kiota asks for)."""
 

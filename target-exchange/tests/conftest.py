@@ -14,7 +14,7 @@ from typing import Any
 import exchangelib
 import pytest
 from exchange_mailbox.ews.connection import connect, disconnect
-from graph_sandbox.testing import EWS_ONLY_SETTINGS, graph_settings, plugin_env
+from graph_sandbox.testing import EWS_ONLY_SETTINGS, graph_id, graph_settings, plugin_env
 from sandbox_common.process import running_sandbox
 from target_exchange.target import TargetExchange
 
@@ -95,26 +95,11 @@ class Env:
         return {**self.ews_config(), **own, **extra}
 
     def graph_id(self, ews_id: str) -> str:
-        """The id target-exchange knows an item by over this protocol (tests only: translated
-        with a delegated token, which the product never has)."""
+        """The id target-exchange knows an item by over this protocol (tests only)."""
         if self.protocol != "graph":
             return ews_id
-        import requests
-
-        n = MAILBOXES.index(self.mailbox)
-        answer = requests.post(
-            f"{self.ews.base_url}/v1.0/users/{self.mailbox}/translateExchangeIds",
-            json={
-                "inputIds": [ews_id],
-                "sourceIdType": "ewsId",
-                "targetIdType": "restImmutableEntryId",
-            },
-            headers={"Authorization": f"Bearer {DELEGATED}{n}"},
-            verify=str(self.ews.cafile),
-            timeout=10,
-        )
-        answer.raise_for_status()
-        return "graph:" + answer.json()["value"][0]["targetId"]
+        delegated = f"{DELEGATED}{MAILBOXES.index(self.mailbox)}"
+        return graph_id(self.ews, self.mailbox, delegated, ews_id)
 
     def run(self, streams: Mapping[str, Iterable[Mapping[str, Any]]], **extra: Any) -> dict:
         """Run the target over SCHEMA/RECORD/STATE messages; return the JSON report."""

@@ -1,7 +1,10 @@
 """Acceptance through real ``meltano run tap-exchange-contacts target-sell-contacts``.
 
-Each test starts its own Sell and EWS sandboxes and its own Meltano system directory, seeds both
-sides, runs the pipeline and looks at Sell, the run report and ``/_sandbox/stats``.
+Each test starts its own Sell and Exchange sandboxes and its own Meltano system directory, seeds
+both sides, runs the pipeline and looks at Sell, the run report and ``/_sandbox/stats``. The first
+test runs with the tap on EWS and on Microsoft Graph (exchange-sandbox, msal client credentials
+over TLS; the user's contacts made over EWS as Outlook makes them, so the Graph run's ids are
+compared translated).
 """
 
 from __future__ import annotations
@@ -11,8 +14,11 @@ from pathlib import Path
 
 import exchangelib
 import pytest
-from exchangelib import DELEGATE, Account, Build, Configuration, Contact, Credentials, Version
+from ews_sandbox.testing import exchange_settings
+from exchange_mailbox.ews.connection import connect
+from exchangelib import Contact
 from exchangelib.indexed_properties import EmailAddress, PhoneNumber
+from graph_sandbox.testing import EWS_ONLY_SETTINGS, graph_id, graph_settings, plugin_env
 from sandbox_common.meltano_project import MeltanoProject
 from sandbox_common.process import running_sandbox
 from sell_sandbox.client import SellSandboxClient
@@ -24,11 +30,15 @@ TOKEN = "e2" + "m" * 62
 MAILBOX = "owner@e2e-sell.example"
 PASSWORD = "e2e-sell-password"
 RUN = ("--environment=demo", "run", "tap-exchange-contacts", "target-sell-contacts")
+# Microsoft Graph: an app registration of exchange-sandbox, and the tests' own delegated token.
+APP = {"tenant": "e2e-sell-tenant", "client_id": "e2e-sell-app", "secret": "S3cret~e2e-sell-0"}
+DELEGATED = "delegated-token-for-id-translation"
 
 
 class Pipeline:
-    def __init__(self, sell, ews, workdir: Path, **settings: str) -> None:
+    def __init__(self, sell, ews, workdir: Path, protocol: str = "ews", **settings: str) -> None:
         self.sell, self.ews, self.api = sell, ews, SellSandboxClient(sell.base_url, TOKEN)
+        self.protocol = protocol
         self.report_path = workdir / "report.json"
         env = {
             "DEMO_SELL_URL": sell.base_url,
@@ -41,14 +51,18 @@ class Pipeline:
             "TARGET_SELL_CONTACTS_LEDGER_URL": f"sqlite:///{workdir / 'ledger.db'}",
             **{f"TARGET_SELL_CONTACTS_{k.upper()}": v for k, v in settings.items()},
         }
+        if protocol == "graph":
+            tap_settings = graph_settings(ews, **APP)
+            env |= plugin_env("TAP_EXCHANGE_CONTACTS", tap_settings, blank=EWS_ONLY_SETTINGS)
         self.project = MeltanoProject.isolated(ROOT, workdir, env=env)
-        config = Configuration(
-            service_endpoint=f"{ews.base_url}/EWS/Exchange.asmx",
-            credentials=Credentials(MAILBOX, PASSWORD),
-            auth_type="basic",
-            version=Version(build=Build(15, 1, 2507, 6)),
-        )
-        self.account = Account(MAILBOX, config=config, autodiscover=False, access_type=DELEGATE)
+        tls = {"ca_bundle": str(ews.cafile)} if ews.cafile else {}
+        self.account = connect({**exchange_settings(ews, MAILBOX, PASSWORD), **tls})
+
+    def key(self, item: Contact) -> str:
+        """The id the sync knows ``item`` by (its Graph id when the tap uses Graph)."""
+        if self.protocol == "graph":
+            return graph_id(self.ews, MAILBOX, DELEGATED, item.id)
+        return item.id
 
     def contact(self, **fields) -> Contact:
         emails = fields.pop("emails", [])
@@ -77,16 +91,21 @@ class Pipeline:
 def pipeline_factory(tmp_path):
     stack = []
 
-    def start(sell_args=(), **settings) -> Pipeline:
+    def start(sell_args=(), protocol: str = "ews", **settings) -> Pipeline:
         sell_cm = running_sandbox(
             "sell-sandbox", ["--rate-limit", "0", "--token", TOKEN, *sell_args]
         )
         # --seed 0: the user categories (Clients, Partners, VIP) and folders, no contacts.
         ews_args = ["--seed", "0", "--mailbox", f"{MAILBOX}:{PASSWORD}"]
-        ews_cm = running_sandbox("ews-sandbox", ews_args)
+        exchange = "ews-sandbox"
+        if protocol == "graph":  # the same store over EWS and Graph, as Exchange Online
+            exchange = "exchange-sandbox"
+            ews_args += ["--tls", "--app", ":".join(APP.values())]
+            ews_args += ["--oauth-token", f"{MAILBOX}:{DELEGATED}"]
+        ews_cm = running_sandbox(exchange, ews_args)
         stack.extend([sell_cm, ews_cm])
         sell, ews = sell_cm.__enter__(), ews_cm.__enter__()
-        return Pipeline(sell, ews, tmp_path, **settings)
+        return Pipeline(sell, ews, tmp_path, protocol, **settings)
 
     yield start
     exchangelib.close_connections()
@@ -94,9 +113,10 @@ def pipeline_factory(tmp_path):
         cm.__exit__(None, None, None)
 
 
-@pytest.mark.spec("S1.2", "S4.1", "S4.3", "S5.3", "S7.2", "S8", "S10.1")
-def test_first_sync_scope_matching_rejection_and_replay(pipeline_factory) -> None:
-    p = pipeline_factory()
+@pytest.mark.spec("S1.2", "S4.1", "S4.3", "S5.3", "S7.2", "S8", "S10.1", "S12")
+@pytest.mark.parametrize("protocol", ["ews", "graph"])
+def test_first_sync_scope_matching_rejection_and_replay(pipeline_factory, protocol) -> None:
+    p = pipeline_factory(protocol=protocol)
     ann_sell = p.api.create(
         "contacts",
         last_name="Archer",
@@ -142,22 +162,26 @@ def test_first_sync_scope_matching_rejection_and_replay(pipeline_factory) -> Non
     # S4.1 / S5.3: Ann matched by e-mail; Sell's phone kept, Exchange's title filled in.
     got = p.api.get("contacts", ann_sell["id"])
     assert (got["title"], got["phone"]) == ("CTO", "+1 212 555 0100")
-    assert got["custom_fields"]["Exchange ID"] == ann.id
+    assert got["custom_fields"]["Exchange ID"] == p.key(ann)
     # S4.3: the duplicate Alan became its own contact; the first linked to the existing one.
     turings = [c for c in p.api.people() if c["last_name"] == "Turing"]
     assert len(turings) == 2
-    assert {c["custom_fields"].get("Exchange ID") for c in turings} == {alan.id, alan_dup.id}
+    assert {c["custom_fields"].get("Exchange ID") for c in turings} == {
+        p.key(alan),
+        p.key(alan_dup),
+    }
     assert alan_sell["id"] in {c["id"] for c in turings}
     # S8: the company became an organisation.
     diaz = next(c for c in p.api.people() if c["last_name"] == "Diaz")
     assert p.api.get("contacts", diaz["contact_id"])["name"] == "Diaz & Co"
-    assert diaz["custom_fields"]["Exchange ID"] == dora.id
+    assert diaz["custom_fields"]["Exchange ID"] == p.key(dora)
     # S10.1: the invalid record is reported with Sell's reason, all others landed.
     assert counts["rejected"] == 1
-    assert report["rejected"][0]["record_id"] == bad.id
+    assert report["rejected"][0]["record_id"] == p.key(bad)
     assert "last_name" in report["rejected"][0]["reason"]
     assert counts["matched"] == 2
     assert counts["created"] == 2
+    assert "target-sell-contacts report" in p.log  # S12: logged as well as written
 
     # S7.2: the same input again (full refresh of the tap) writes nothing to Sell.
     p.sell.reset()
