@@ -1,6 +1,7 @@
 """The one engine through real `meltano run two-way-sync`: a conflict's winner reaches both sides
-in one round (S5.5) and both sides agree (S7.3), whichever side wrote last; a merge of two fields;
-and `dry_run` (S14): the preview writes nothing, and a real run then does what it listed."""
+in one round (S5.5) and both sides agree (S7.3), whichever side wrote last, over EWS and with both
+Exchange plugins on Microsoft Graph; a merge of two fields; and `dry_run` (S14): the preview
+writes nothing, and a real run then does what it listed."""
 
 from __future__ import annotations
 
@@ -9,14 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ews_sandbox.testing import exchange_settings
 from exchange_mailbox.ews import link_property
-from exchangelib import Account, Configuration, Contact, Credentials
+from exchange_mailbox.ews.connection import connect
+from exchangelib import Account, Contact
 from exchangelib.indexed_properties import EmailAddress
 from sandbox_common.clock import wait_past
 from sell_sandbox.client import SellSandboxClient
 
 from demo.agreement import disagreements
-from tests.conftest import PASSWORD, demo_env, make_token
+from tests.conftest import PASSWORD, demo_env, graph_demo_env, graph_sandbox_args, make_token
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("meltano")]
 
@@ -24,26 +27,28 @@ KEPT_FIELD = "Overwritten values"  # the demo environment's overwritten_values_f
 
 
 def _account(ews, mailbox: str) -> Account:
-    config = Configuration(
-        service_endpoint=f"{ews.base_url}/EWS/Exchange.asmx",
-        credentials=Credentials(mailbox, PASSWORD),
-        auth_type="basic",
-    )
+    """The user's own view (Outlook's, over EWS), over the sandbox's TLS when it has one."""
+    tls = {"ca_bundle": str(ews.cafile)} if ews.cafile else {}
     link_property.register()
-    return Account(mailbox, config=config, autodiscover=False, access_type="delegate")
+    return connect({**exchange_settings(ews, mailbox, PASSWORD), **tls})
 
 
 class World:
-    """One tenant: both sandboxes, the user's hands on both sides, and the Meltano project."""
+    """One tenant: both sandboxes, the user's hands on both sides, and the Meltano project;
+    ``protocol``: what both Exchange plugins use (``graph``: exchange-sandbox, msal over TLS)."""
 
-    def __init__(self, project, sandboxes_factory, name: str) -> None:
+    def __init__(self, project, sandboxes_factory, name: str, protocol: str = "ews") -> None:
         self.token, self.mailbox = make_token(name), f"user@{name}.example"
+        graph = protocol == "graph"
         self.sell, self.ews = sandboxes_factory(
             ["--rate-limit", "0", "--token", self.token],
-            ["--mailbox", f"{self.mailbox}:{PASSWORD}"],
+            ["--mailbox", f"{self.mailbox}:{PASSWORD}", *(graph_sandbox_args() if graph else [])],
+            "exchange-sandbox" if graph else "ews-sandbox",
         )
         self.project = project
         project.env |= demo_env(self.sell, self.ews, self.token, self.mailbox)
+        if graph:
+            project.env |= graph_demo_env(self.ews)
         self.api = SellSandboxClient(self.sell.base_url, self.token)
         self.account = _account(self.ews, self.mailbox)
 
@@ -85,14 +90,20 @@ class World:
 
 
 @pytest.fixture
-def world(isolated_project, sandboxes_factory, request, tmp_path: Path) -> World:
+def protocol() -> str:
+    """EWS unless a test is parametrized over ``protocol``."""
+    return "ews"
+
+
+@pytest.fixture
+def world(isolated_project, sandboxes_factory, request, tmp_path: Path, protocol: str) -> World:
     name = request.node.name[:40].replace("[", "-").replace("]", "").replace("_", "-")
     isolated_project.env |= {
         "TARGET_SELL_CONTACTS_REPORT_PATH": str(tmp_path / "exchange-to-sell.json"),
         "TARGET_EXCHANGE_REPORT_PATH": str(tmp_path / "sell-to-exchange.json"),
         "TAP_EXCHANGE_CONTACTS_CATEGORIES": '["Clients"]',
     }
-    return World(isolated_project, sandboxes_factory, name)
+    return World(isolated_project, sandboxes_factory, name, protocol)
 
 
 def _linked_ada(world: World) -> tuple[Contact, dict[str, Any]]:
@@ -110,8 +121,10 @@ def _linked_ada(world: World) -> tuple[Contact, dict[str, Any]]:
     return ada, sell
 
 
-@pytest.mark.spec("S5.2", "S5.5", "S7.3")
-@pytest.mark.parametrize("last", ["sell", "exchange"])
+@pytest.mark.spec("S5.2", "S5.5", "S7.1", "S7.3")
+@pytest.mark.parametrize(
+    ("last", "protocol"), [("sell", "ews"), ("exchange", "ews"), ("sell", "graph")]
+)
 def test_a_conflicts_winner_reaches_both_sides_in_one_round(world: World, last: str) -> None:
     """The title is edited on both sides; the later edit wins on BOTH sides after one round,
     the losing value is kept in Sell once, and a further round writes nothing."""

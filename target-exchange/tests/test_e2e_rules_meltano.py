@@ -22,10 +22,9 @@ ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "f" * 64
 
 
-@pytest.mark.spec("S2", "S3.1", "S3.2", "S10.1")
 @pytest.mark.e2e
 @pytest.mark.xdist_group("meltano")
-@pytest.mark.spec("S2", "S3.1", "S3.2", "S10.1", "S13.1")
+@pytest.mark.spec("S1.3", "S2", "S3.1", "S3.2", "S10.1", "S13.1")
 @pytest.mark.parametrize("protocol", ["ews", "graph"])
 def test_statuses_follow_deals_through_meltano_with_master_list_and_rejection(
     request, protocol, tmp_path
