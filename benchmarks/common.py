@@ -9,6 +9,7 @@ system seconds), which moves far less with a loaded machine than wall seconds do
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -16,12 +17,14 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from graph_sandbox.testing import CLIENT_ID, SECRET, TENANT, graph_settings
 from sandbox_common.process import SandboxProcess, running_sandbox
 from sell_sandbox import tenant_key
 
@@ -33,6 +36,68 @@ PASSWORD = "bench-password"  # noqa: S105 - the sandbox mailbox's test password
 CATEGORIES = ["Clients", "Partners", "VIP"]
 EWS_VERSION = "15.1.2507.6"
 RUN_TIMEOUT_S = 3600.0
+PROTOCOLS = ("ews", "graph")
+GRAPH_ARGS = ("--tls", "--app", f"{TENANT}:{CLIENT_ID}:{SECRET}")
+"""exchange-sandbox serving Microsoft Graph too: https (msal wants it) and the bench's app."""
+HTTP_METHODS = frozenset({"GET", "POST", "PATCH", "PUT", "DELETE", "HEAD"})
+
+
+def add_protocol_option(parser: argparse.ArgumentParser, runs: str) -> None:
+    """``--protocol ews|graph|both``: how both Exchange plugins reach the mailbox; ``runs`` says
+    what ``both`` runs over each protocol."""
+    parser.add_argument(
+        "--protocol",
+        choices=("ews", "graph", "both"),
+        default="ews",
+        help=f"how both Exchange plugins reach the mailbox; both = {runs} over each",
+    )
+
+
+def protocols_of(option: str) -> list[str]:
+    """``--protocol`` values: ``ews``, ``graph`` or ``both`` (EWS first, the baseline)."""
+    return list(PROTOCOLS) if option == "both" else [option]
+
+
+def operation_protocol(operation: str) -> str:
+    """Graph operations are counted as ``METHOD /template``, EWS ones by SOAP operation name."""
+    return "graph" if operation.split(" ", 1)[0] in HTTP_METHODS else "ews"
+
+
+@dataclass(frozen=True)
+class ExchangeRequests:
+    """One mailbox's requests of one protocol since the last reset; a ``$batch`` is one request,
+    its sub-requests are counted apart (``batched_*``)."""
+
+    reads: int = 0
+    writes: int = 0
+    batched_reads: int = 0
+    batched_writes: int = 0
+    by_operation: dict[str, int] = field(default_factory=dict)
+    throttled: int = 0  # answers 429 (whole requests)
+
+    @property
+    def total(self) -> int:
+        return self.reads + self.writes
+
+    @property
+    def batched(self) -> int:
+        return self.batched_reads + self.batched_writes
+
+    @classmethod
+    def of(cls, tenant: dict, protocol: str) -> ExchangeRequests:
+        def mine(counts: dict[str, int]) -> dict[str, int]:
+            return {op: n for op, n in counts.items() if operation_protocol(op) == protocol}
+
+        reads, writes = mine(tenant.get("reads", {})), mine(tenant.get("writes", {}))
+        batched = tenant.get("batched", {})
+        return cls(
+            reads=sum(reads.values()),
+            writes=sum(writes.values()),
+            batched_reads=sum(batched.get("reads", {}).values()),
+            batched_writes=sum(batched.get("writes", {}).values()),
+            by_operation=dict(Counter(reads) + Counter(writes)),
+            throttled=int(tenant.get("statuses", {}).get("429", 0)) if protocol == "graph" else 0,
+        )
 
 
 def machine_line() -> str:
@@ -51,7 +116,8 @@ def workdir(name: str) -> Path:
 @dataclass
 class Sandboxes:
     sell: SandboxProcess
-    ews: SandboxProcess
+    ews: SandboxProcess  # exchange-sandbox: EWS, and Graph when started with GRAPH_ARGS
+    protocol: str = "ews"  # the one the plugins use
 
     def reset(self) -> None:
         self.sell.reset()
@@ -67,30 +133,51 @@ class Sandboxes:
         mine = self.ews.stats().get("by_tenant", {}).get(MAILBOX, {})
         return int(mine.get("total_reads", 0)), int(mine.get("total_writes", 0))
 
+    def exchange_requests(self, protocol: str | None = None) -> ExchangeRequests:
+        """The benchmark mailbox's requests over ``protocol`` (the plugins' one by default)."""
+        return mailbox_requests(self.ews, protocol or self.protocol)
+
+
+def mailbox_requests(exchange: SandboxProcess, protocol: str) -> ExchangeRequests:
+    return ExchangeRequests.of(exchange.stats().get("by_tenant", {}).get(MAILBOX, {}), protocol)
+
 
 @contextmanager
-def sandboxes(sell_args: Sequence[str] = (), ews_args: Sequence[str] = ()) -> Iterator[Sandboxes]:
-    """Both sandboxes with one benchmark tenant each (token / mailbox), started for the block."""
+def exchange_sandbox(args: Sequence[str] = (), *, graph: bool = False) -> Iterator[SandboxProcess]:
+    """exchange-sandbox with the benchmark mailbox; ``graph``: over https with the bench's app."""
+    extra = list(GRAPH_ARGS) if graph else []
+    with running_sandbox(
+        "exchange-sandbox", ["--mailbox", f"{MAILBOX}:{PASSWORD}", *extra, *args], timeout=600
+    ) as exchange:
+        yield exchange
+
+
+@contextmanager
+def sandboxes(
+    sell_args: Sequence[str] = (), ews_args: Sequence[str] = (), *, protocol: str = "ews"
+) -> Iterator[Sandboxes]:
+    """Both sandboxes with one benchmark tenant each (token / mailbox), started for the block;
+    the plugins reach the mailbox over ``protocol``."""
     with ExitStack() as stack:
         sell = stack.enter_context(
             running_sandbox("sell-sandbox", ["--token", TOKEN, *sell_args], timeout=600)
         )
-        ews = stack.enter_context(
-            running_sandbox(
-                "ews-sandbox", ["--mailbox", f"{MAILBOX}:{PASSWORD}", *ews_args], timeout=600
-            )
-        )
-        yield Sandboxes(sell=sell, ews=ews)
+        ews = stack.enter_context(exchange_sandbox(ews_args, graph=protocol == "graph"))
+        yield Sandboxes(sell=sell, ews=ews, protocol=protocol)
 
 
-def exchange_config(ews: SandboxProcess) -> dict:
-    return {
+def exchange_config(ews: SandboxProcess, protocol: str = "ews") -> dict:
+    """Both Exchange plugins' connection settings for the benchmark mailbox over ``protocol``."""
+    if protocol == "graph":
+        return graph_settings(ews, MAILBOX)
+    config = {
         "service_endpoint": f"{ews.base_url}/EWS/Exchange.asmx",
         "primary_smtp_address": MAILBOX,
         "username": MAILBOX,
         "password": PASSWORD,
         "server_version": EWS_VERSION,
     }
+    return config | ({"ca_bundle": ews.cafile} if ews.cafile else {})
 
 
 def sell_config(sell: SandboxProcess, *, requests_per_second: float = 0) -> dict:
@@ -115,7 +202,7 @@ class PluginConfigs:
     def write(cls, work: Path, boxes: Sandboxes, *, sell_rps: float = 0) -> PluginConfigs:
         ledger = f"sqlite:///{work / 'ledger.db'}"
         configs = {
-            "tap_exchange": exchange_config(boxes.ews) | {"categories": CATEGORIES},
+            "tap_exchange": exchange_config(boxes.ews, boxes.protocol) | {"categories": CATEGORIES},
             "tap_sell": sell_config(boxes.sell, requests_per_second=sell_rps),
             "target_sell": sell_config(boxes.sell, requests_per_second=sell_rps)
             | {
@@ -125,7 +212,7 @@ class PluginConfigs:
                 "overwritten_values_field": "Overwritten values",
                 "report_path": str(work / "report-target-sell.json"),
             },
-            "target_exchange": exchange_config(boxes.ews)
+            "target_exchange": exchange_config(boxes.ews, boxes.protocol)
             | {
                 "tenant": "bench",
                 "ledger_url": ledger,

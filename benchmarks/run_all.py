@@ -27,6 +27,16 @@ BENCHMARKS: dict[str, tuple[list[str], int]] = {
     "no-change": (["benchmarks/bench_no_change.py"], 7200),  # a real 100,000 sync: ~38 min
     "peer-tap-sell": (["benchmarks/bench_peer_tap_sell.py"], 1800),
     "peer-tap-exchange": (["benchmarks/bench_peer_tap_exchange.py"], 900),
+    # EWS vs Microsoft Graph on the same scenario or store, in one run (issue 14)
+    "initial-sync-graph": (["benchmarks/bench_initial_sync.py", "--protocol", "both"], 1800),
+    "no-change-graph": (
+        ["benchmarks/bench_no_change.py", "--protocol", "both", "--real-sync-max", "10000"],
+        7200,
+    ),
+    "read-graph": (
+        ["benchmarks/bench_peer_tap_exchange.py", "--protocol", "both", "--seed", "10000"],
+        900,
+    ),
     "sell-sandbox": (["benchmarks/bench_sell_sandbox.py"], 300),
     "ews-sandbox": (["benchmarks/bench_ews_sandbox.py"], 600),
     "quiet-cycle": (["benchmarks/bench_quiet_cycle.py"], 900),
@@ -77,7 +87,7 @@ def main() -> None:
     for name in chosen:
         argv, limit = BENCHMARKS[name]
         argv = list(argv)
-        if name == "no-change" and args.sizes:
+        if name.startswith("no-change") and args.sizes:
             argv += ["--sizes", args.sizes]
         table = run(name, argv, limit)
         print(table, flush=True)
