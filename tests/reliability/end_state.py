@@ -27,9 +27,10 @@ from exchange_mailbox.ews.connection import connect, disconnect
 from exchange_mailbox.ews.folders import private_contact_folders
 from exchange_mailbox.ews.records import FETCH_FIELDS, contact_to_record
 from exchangelib.folders import FolderCollection
+from graph_sandbox.testing import graph_settings
 from sell_sandbox.client import SellSandboxClient
 
-from tests.conftest import PASSWORD
+from tests.conftest import GRAPH_APP, PASSWORD
 
 EXCHANGE_ID_FIELD = "Exchange ID"  # the demo environment's exchange_id_field
 
@@ -122,9 +123,14 @@ class EndState:
         return problems
 
 
-def exchange_config(ews: Any, mailbox: str) -> dict[str, Any]:
-    """Connection settings of both Exchange plugins for one sandbox mailbox."""
-    return exchange_settings(ews, mailbox, PASSWORD)
+def exchange_config(ews: Any, mailbox: str, protocol: str = "ews") -> dict[str, Any]:
+    """Connection settings of both Exchange plugins for one sandbox mailbox, over ``protocol``:
+    EWS with the mailbox's password, or Microsoft Graph with the tests' app registration (msal
+    client credentials, ``graph_sandbox_args``); over the sandbox's TLS when it serves https."""
+    if protocol == "graph":
+        return graph_settings(ews, mailbox, **GRAPH_APP)
+    tls = {"ca_bundle": str(ews.cafile)} if getattr(ews, "cafile", None) else {}
+    return exchange_settings(ews, mailbox, PASSWORD) | tls
 
 
 def exchange_contacts(

@@ -25,10 +25,12 @@ BIN = Path(sys.executable).parent
 STREAMS = {"tap-sell": {"contacts", "leads"}, "tap-exchange-contacts": {"contacts"}}
 
 
-def tap_config(plugin: str, sell: Any, ews: Any, token: str, mailbox: str) -> dict[str, Any]:
+def tap_config(
+    plugin: str, sell: Any, ews: Any, token: str, mailbox: str, *, protocol: str = "ews"
+) -> dict[str, Any]:
     if plugin == "tap-sell":
         return {"api_url": sell.base_url, "api_token": token, "requests_per_second": 0}
-    return {**exchange_config(ews, mailbox), "categories": ["Clients", "Partners"]}
+    return {**exchange_config(ews, mailbox, protocol), "categories": ["Clients", "Partners"]}
 
 
 def target_config(  # noqa: PLR0917 - the same five things every caller has at hand
@@ -40,8 +42,10 @@ def target_config(  # noqa: PLR0917 - the same five things every caller has at h
     workdir: Path,
     *,
     exchange_id_field: str | None = None,
+    protocol: str = "ews",
 ) -> dict[str, Any]:
-    """The demo environment's settings, unpaced (the sandbox runs with ``--rate-limit 0``).
+    """The demo environment's settings, unpaced (the sandbox runs with ``--rate-limit 0``);
+    the Exchange plugins reach the mailbox over ``protocol`` (``ews`` or ``graph``).
 
     ``exchange_id_field`` is off by default: creates then go through the ledger's intents, the
     crash-safety protocol under test (and upserts by Exchange id are unsafe, see
@@ -61,7 +65,7 @@ def target_config(  # noqa: PLR0917 - the same five things every caller has at h
             "max_in_flight": 8,
             **common,
         }
-    return {**exchange_config(ews, mailbox), **common}
+    return {**exchange_config(ews, mailbox, protocol), **common}
 
 
 def _env(workdir: Path) -> dict[str, str]:
