@@ -11,6 +11,7 @@ ORCH_VENV := orchestration/.venv
 ORCH_STAMP := $(ORCH_VENV)/.setup-stamp
 PYTEST_ARGS ?=
 N ?= 20
+PROTOCOL ?= ews
 
 export MELTANO_CLI_DISABLE_VERSION_CHECK := true
 export MELTANO_SEND_ANONYMOUS_USAGE_STATS := false
@@ -63,8 +64,9 @@ clean:
 	rm -rf $(VENV) $(ORCH_VENV) .meltano .pytest_cache .hypothesis
 
 # The whole product on the sandboxes: seed, two-way-sync twice through Meltano, report, check.
+# PROTOCOL=graph: the Exchange plugins reach the mailbox over Microsoft Graph (TLS, msal tokens).
 demo: $(STAMP)
-	$(PY) -m demo
+	$(PY) -m demo --protocol $(PROTOCOL)
 
 # Refresh the taps' catalogs of the prod environment (discovery + select; see tools/prod_catalogs.py).
 catalogs: $(STAMP)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import tempfile
@@ -9,6 +10,9 @@ import time
 from pathlib import Path
 
 import exchangelib
+from ews_sandbox.testing import exchange_settings
+from exchange_mailbox.connect import open_mailbox
+from graph_sandbox.testing import EWS_ONLY_SETTINGS, graph_settings, plugin_env
 from sandbox_common.meltano_project import MeltanoProject
 from sandbox_common.process import SandboxProcess, running_sandbox
 from sell_sandbox import DEMO_TOKEN
@@ -16,6 +20,7 @@ from sell_sandbox.client import SellSandboxClient
 
 from demo.agreement import disagreements
 from demo.scenario import (
+    DEMO_APP,
     DEMO_MAILBOX,
     DEMO_PASSWORD,
     exchange_account,
@@ -23,11 +28,13 @@ from demo.scenario import (
     seed_sell,
     user_edits,
 )
+from demo.state import final_state
 from demo.views import exchange_table, overwritten_values, record_names, sell_table
 
 ROOT = Path(__file__).resolve().parent.parent
 # Its own report folder: tests running the `demo` environment write to .meltano/reports.
 REPORTS = ROOT / ".meltano" / "reports" / "demo"
+EXCHANGE_PLUGINS = ("TAP_EXCHANGE_CONTACTS", "TARGET_EXCHANGE")  # their env-variable prefixes
 
 
 def say(text: str = "") -> None:
@@ -82,23 +89,74 @@ def writes(sandbox: SandboxProcess) -> int:
     return sandbox.stats()["total_writes"]
 
 
-def main() -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m demo", description=__doc__)
+    parser.add_argument(
+        "--protocol",
+        choices=("ews", "graph"),
+        default="ews",
+        help="how the Exchange plugins reach the mailbox: EWS (basic auth, http) or Microsoft "
+        "Graph (the demo app's msal tokens, https with the sandbox's CA); default ews",
+    )
+    parser.add_argument(
+        "--state-out",
+        type=Path,
+        metavar="FILE",
+        help="write both sides' final state (protocol-neutral, demo/state.py) and the checks as "
+        "JSON here",
+    )
+    return parser.parse_args(argv)
+
+
+def exchange_sandbox_args(protocol: str) -> list[str]:
+    args = ["--mailbox", f"{DEMO_MAILBOX}:{DEMO_PASSWORD}", "--seed", "0"]
+    return args if protocol == "ews" else [*args, "--tls", "--app", ":".join(DEMO_APP)]
+
+
+def sync_settings(protocol: str, exchange: SandboxProcess) -> dict[str, str]:
+    """How both Exchange plugins reach the mailbox: the `demo` environment's EWS settings, or
+    Graph with the demo app's client credentials (msal) and the sandbox's CA as ca_bundle."""
+    if protocol == "ews":
+        return exchange_settings(exchange, DEMO_MAILBOX, DEMO_PASSWORD)
+    tenant, client_id, secret = DEMO_APP
+    return graph_settings(exchange, DEMO_MAILBOX, tenant=tenant, client_id=client_id, secret=secret)
+
+
+def graph_env(settings: dict[str, str]) -> dict[str, str]:
+    """Graph ``settings`` for both Exchange plugins, the `demo` environment's EWS ones blanked."""
+    env: dict[str, str] = {}
+    for prefix in EXCHANGE_PLUGINS:
+        env |= plugin_env(prefix, settings, blank=EWS_ONLY_SETTINGS)
+    return env
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     started = time.monotonic()
     with (
         running_sandbox("sell-sandbox", ["--token", DEMO_TOKEN]) as sell,
-        running_sandbox(
-            "ews-sandbox", ["--mailbox", f"{DEMO_MAILBOX}:{DEMO_PASSWORD}", "--seed", "0"]
-        ) as ews,
+        running_sandbox("exchange-sandbox", exchange_sandbox_args(args.protocol)) as exchange,
         tempfile.TemporaryDirectory(prefix="contact-sync-demo-") as workdir,
     ):
-        endpoint = f"{ews.base_url}/EWS/Exchange.asmx"
+        endpoint = f"{exchange.base_url}/EWS/Exchange.asmx"
         api = SellSandboxClient(sell.base_url, DEMO_TOKEN, user_agent="contact-sync-demo/1.0")
-        account = exchange_account(endpoint)
+        # The user's own Outlook edits go over EWS on either protocol: the sandbox serves one
+        # mailbox store over both, as Exchange Online does.
+        account = exchange_account(endpoint, exchange.cafile)
         heading("Demo data")
         sell_records = seed_sell(api)
         time.sleep(1.1)  # Sell stamps whole seconds: make the Exchange side visibly newer (S5.2)
         exchange_contacts = seed_exchange(account)
-        say(f"  Sell sandbox {sell.base_url}, EWS sandbox {endpoint} (mailbox {DEMO_MAILBOX})")
+        say(f"  Sell sandbox {sell.base_url}, Exchange sandbox {exchange.base_url}")
+        say(f"  mailbox {DEMO_MAILBOX}; the user edits it in Outlook over EWS ({endpoint})")
+        if args.protocol == "graph":
+            say(
+                f"  the sync reaches it over Microsoft Graph ({exchange.base_url}/v1.0) as app"
+                f" {DEMO_APP[1]} of tenant {DEMO_APP[0]} (msal client credentials, TLS with the"
+                " sandbox's own CA)"
+            )
+        else:
+            say("  the sync reaches it over EWS too (basic auth)")
         say("  Exchange categories selected for Sell: Clients, Partners")
         heading("Before: Sell")
         for line in sell_table(api):
@@ -120,16 +178,22 @@ def main() -> int:
                 "TARGET_EXCHANGE_REPORT_PATH": str(REPORTS / "sell-to-exchange.json"),
             },
         )
+        settings = sync_settings(args.protocol, exchange)
+        if args.protocol == "graph":
+            project.env |= graph_env(settings)
+        mailbox = open_mailbox(settings)  # the sync's view, to name its ids in the reports
+        names: dict[str, str] = {}  # kept across runs: run 2 reports the lead that is gone
         for run in (1, 2):
             if run == 2:
                 heading("Edits by the user between the two runs")
                 for line in user_edits(api, account, sell_records, exchange_contacts):
                     say(f"  {line}")
-            heading(f"meltano --environment=demo run two-way-sync (run {run})")
+            heading(f"meltano --environment=demo run two-way-sync (run {run}, {args.protocol})")
             t0 = time.monotonic()
             project.run("--environment=demo", "run", "two-way-sync")
             say(f"  done in {time.monotonic() - t0:.1f} s")
-            show_reports(record_names(api, exchange_contacts))
+            names |= record_names(api, mailbox)
+            show_reports(names)
 
         heading("After: Sell")
         for line in sell_table(api):
@@ -148,11 +212,20 @@ def main() -> int:
 
         heading("Convergence check (S7.1): one more two-way-sync with no edits")
         sell.reset()
-        ews.reset()
+        exchange.reset()
         project.run("--environment=demo", "run", "two-way-sync")
-        say(f"  writes: Sell {writes(sell)}, Exchange {writes(ews)} (both must be 0)")
+        quiet = {"sell": writes(sell), "exchange": writes(exchange)}
+        say(f"  writes: Sell {quiet['sell']}, Exchange {quiet['exchange']} (both must be 0)")
+        if args.state_out:
+            state = final_state(api, account)
+            checks = {"disagreements": disagree, "quiet_run_writes": quiet}
+            args.state_out.write_text(
+                json.dumps({"protocol": args.protocol, **state, **checks}, indent=1) + "\n"
+            )
+            say(f"  final state written to {args.state_out}")
+        mailbox.close()
         exchangelib.close_connections()
-        converged = writes(sell) == 0 and writes(ews) == 0 and not disagree
+        converged = not any(quiet.values()) and not disagree
     say()
     say(f"Demo finished in {time.monotonic() - started:.0f} s; reports in {REPORTS}")
     return 0 if converged else 1

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from contact_mapping.canonical import MAPPED_FIELDS, field_key
+from contact_mapping.canonical import MAPPED_FIELDS, Canonical, field_key
 from contact_mapping.exchange_map import from_exchange
 from contact_mapping.sell_map import from_sell_contact, from_sell_lead
 from exchange_mailbox.ews import link_property
@@ -33,12 +33,20 @@ def exchange_records(account: Account) -> list[dict[str, Any]]:
     return out
 
 
-def disagreements(api: SellSandboxClient, account: Account, region: str = "US") -> list[str]:
-    """One line per field a linked pair disagrees on (empty: both sides agree)."""
+def sell_records(
+    api: SellSandboxClient, region: str = "US"
+) -> dict[str, tuple[dict[str, Any], Canonical]]:
+    """Every Sell contact and lead by the reference a Sell link holds (``contact:ID``,
+    ``lead:ID``): the record as Sell returns it, and its canonical form."""
     contacts = api.all("contacts")
     orgs = {int(r["id"]): r.get("name") or "" for r in contacts if r.get("is_organization")}
-    sell = {f"contact:{r['id']}": from_sell_contact(r, orgs, region) for r in contacts}
-    sell |= {f"lead:{r['id']}": from_sell_lead(r, region) for r in api.all("leads")}
+    out = {f"contact:{r['id']}": (r, from_sell_contact(r, orgs, region)) for r in contacts}
+    return out | {f"lead:{r['id']}": (r, from_sell_lead(r, region)) for r in api.all("leads")}
+
+
+def disagreements(api: SellSandboxClient, account: Account, region: str = "US") -> list[str]:
+    """One line per field a linked pair disagrees on (empty: both sides agree)."""
+    sell = {ref: canonical for ref, (_, canonical) in sell_records(api, region).items()}
     out = []
     for record in exchange_records(account):
         partner = sell.get(record.get("sell_link") or "")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from exchange_mailbox.ews import transport
 from exchangelib import DELEGATE, Account, Configuration, Credentials, Version
 from exchangelib.indexed_properties import EmailAddress, PhoneNumber, PhysicalAddress
 from exchangelib.items import Contact
@@ -17,10 +18,17 @@ from sell_sandbox.client import SellSandboxClient
 
 DEMO_MAILBOX = "demo@example.com"
 DEMO_PASSWORD = "demo-password"  # noqa: S105 - the sandbox's documented demo credentials
+# The demo's app registration over Microsoft Graph (`make demo PROTOCOL=graph`): tenant, client
+# id and secret, as exchange-sandbox's `--app TENANT:CLIENT:SECRET` registers them.
+DEMO_APP = ("demo-tenant", "d3e0a001-0000-4000-8000-00000000de70", "demo-app-secret")
 SELECTED_CATEGORIES = ("Clients", "Partners")
 
 
-def exchange_account(endpoint: str) -> Account:
+def exchange_account(endpoint: str, ca_bundle: str | None = None) -> Account:
+    """The user's Outlook on the mailbox, over EWS; ``ca_bundle`` trusts a sandbox's own CA."""
+    if ca_bundle:
+        # exchangelib has no per-account CA; the Exchange plugins' adapter looks it up by URL.
+        transport.register(endpoint, ca_bundle)
     config = Configuration(
         service_endpoint=endpoint,
         credentials=Credentials(DEMO_MAILBOX, DEMO_PASSWORD),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from exchange_mailbox.interface import Mailbox
 from exchangelib import Account
 from exchangelib.items import Contact
 from sell_sandbox.client import SellSandboxClient
@@ -55,13 +56,15 @@ def exchange_table(account: Account) -> list[str]:
     return rows
 
 
-def record_names(api: SellSandboxClient, exchange_contacts: dict[str, Contact]) -> dict[str, str]:
-    """Exchange item ids and Sell ids → display names, so reports read like the tables."""
-    names = {str(c.id): f"{c.display_name} (Exchange)" for c in exchange_contacts.values()}
+def record_names(api: SellSandboxClient, mailbox: Mailbox) -> dict[str, str]:
+    """Exchange and Sell ids → display names, so reports read like the tables. The Exchange ids
+    are read the way the sync reads them (EWS ids, or Graph's ``graph:`` immutable ids)."""
+    records = mailbox.matching_records(mailbox.private_folders())
+    names = {str(r["id"]): f"{r.get('display_name')} (Exchange)" for r in records}
     for kind in ("contacts", "leads"):
         for rec in api.all(kind):
             name = rec.get("name") or f"{rec.get('first_name') or ''} {rec.get('last_name') or ''}"
-            names[str(rec["id"])] = f"{name.strip()} (Sell)"
+            names[str(rec["id"])] = f"{name.strip()} (Sell{' lead' if kind == 'leads' else ''})"
     return names
 
 
