@@ -3,11 +3,9 @@
 The revisions live in ``migrations/versions``. ``v1`` to ``v4`` are the schema versions the ledger
 had before Alembic, so a database made then (its ``meta`` table says ``schema_version`` N) is
 stamped ``vN`` and upgraded in place from there. The facade runs :func:`upgrade` in one write
-transaction after :func:`lock`: SQLite's ``BEGIN IMMEDIATE`` or a PostgreSQL advisory lock, so
-two processes opening one new database create it once and the second finds it done.
-
-Alembic's version table is ``ledger_alembic_version``, not ``alembic_version``: a PostgreSQL
-database or schema shared with another Alembic-managed application keeps both apart.
+transaction after ``schema_version.lock``: SQLite's ``BEGIN IMMEDIATE`` or a PostgreSQL advisory
+lock, so two processes opening one new database create it once and the second finds it done.
+The facade imports this module only when ``schema_version`` finds the schema behind ``HEAD``.
 """
 
 from __future__ import annotations
@@ -23,12 +21,13 @@ from alembic.util import CommandError
 
 from contact_mapping.ledger.models import SchemaTooNewError
 from contact_mapping.ledger.schema import meta
+from contact_mapping.ledger.schema_version import VERSION_TABLE, current_revision
+
+__all__ = ["VERSION_TABLE", "config", "head", "upgrade"]
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-VERSION_TABLE = "ledger_alembic_version"
 #: ``meta.schema_version`` of a ledger made before Alembic → the revision with its schema.
 LEGACY_REVISIONS = {1: "v1", 2: "v2", 3: "v3", 4: "v4"}
-_ADVISORY_LOCK = 874325501  # any fixed number; one upgrade at a time per database
 
 
 @functools.cache
@@ -41,25 +40,6 @@ def head() -> str:
     revision = _scripts().get_current_head()
     assert revision is not None, f"no revisions in {MIGRATIONS}"
     return revision
-
-
-def lock(conn: sa.Connection) -> None:
-    """Serialise upgrades: PostgreSQL advisory lock until the transaction ends (SQLite's
-    ``BEGIN IMMEDIATE`` already holds the database's write lock)."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK})
-
-
-def current_revision(conn: sa.Connection) -> str | None:
-    """The revision stamped in the database, or None before Alembic (or when empty).
-
-    Read directly rather than through ``MigrationContext``, which logs two INFO lines per
-    call, on every open of every run.
-    """
-    if not sa.inspect(conn).has_table(VERSION_TABLE):
-        return None
-    version = sa.table(VERSION_TABLE, sa.column("version_num"))
-    return conn.execute(sa.select(version.c.version_num)).scalar()
 
 
 def _legacy_revision(conn: sa.Connection) -> str | None:

@@ -4,7 +4,8 @@ One ``Ledger`` serves one tenant; every statement it issues filters on (or write
 so it cannot see or touch another tenant's rows. It owns the engine and the transactions; the
 SQL of each table lives in its own module (``links``, ``intents``, ``rejections``,
 ``organizations``, ``overwritten_values``, ``runs``), and opening the ledger brings its schema
-to the newest Alembic revision (``migrate``). Locking across processes: ``database``.
+to the newest Alembic revision (``migrate``, imported only when ``schema_version`` finds the
+schema behind). Locking across processes: ``database``.
 """
 
 from __future__ import annotations
@@ -21,12 +22,12 @@ from contact_mapping.ledger import (
     database,
     intents,
     links,
-    migrate,
     moves,
     organizations,
     overwritten_values,
     rejections,
     runs,
+    schema_version,
 )
 from contact_mapping.ledger.models import (
     Adopted,
@@ -72,9 +73,14 @@ class Ledger:
 
     def _upgrade(self, schema: str | None) -> tuple[str | None, str]:
         with self._write() as conn:
-            migrate.lock(conn)  # two processes opening one new database create it once
+            schema_version.lock(conn)  # two processes opening one new database create it once
             if schema:
                 database.create_schema(conn, schema)
+            found = schema_version.current_revision(conn)
+            if found == schema_version.HEAD:  # every open but the first after an upgrade
+                return found, found
+            from contact_mapping.ledger import migrate  # noqa: PLC0415 - Alembic: only if behind
+
             return migrate.upgrade(conn)
 
     @contextmanager

@@ -53,11 +53,9 @@ from exchangelib.errors import (
 from exchangelib.protocol import Protocol
 from oauthlib.oauth2 import OAuth2Error, OAuth2Token
 
-from ..app_tokens import AppTokens
 from ..errors import ExchangeSetupError
 from ..settings import ExchangeSettings, is_loopback
 from . import transport
-from .msal_credentials import MsalCredentials
 from .retry_policy import SyncRetryPolicy
 
 log = logging.getLogger(__name__)
@@ -100,6 +98,9 @@ def _credentials(settings: ExchangeSettings) -> BaseCredentials:
     # App-only tokens need the mailbox named in the request (Exchange Online rejects them
     # otherwise); it is the configured mailbox itself, never another one. The token comes
     # from msal, as for Graph (msal_credentials).
+    from ..app_tokens import AppTokens  # noqa: PLC0415 - msal: ~0.1 CPU-s basic/NTLM runs skip
+    from .msal_credentials import MsalCredentials  # noqa: PLC0415
+
     return MsalCredentials(
         AppTokens(settings),
         identity=Identity(primary_smtp_address=settings.primary_smtp_address),
