@@ -6,6 +6,11 @@ PYTHON ?= python3
 PACKAGES := exchange-mailbox contact-mapping sandboxes tap-sell tap-exchange-contacts target-sell-contacts target-exchange
 # Type-checked by `make lint` (settings: [tool.mypy] in pyproject.toml).
 TYPED := contact-mapping exchange-mailbox tap-sell
+# Our packages' import directories (the plugin and orchestration venvs install them editable, so
+# their bytecode lives beside the sources).
+PLUGIN_SOURCES := contact-mapping/contact_mapping exchange-mailbox/exchange_mailbox \
+	tap-sell/tap_sell tap-exchange-contacts/tap_exchange_contacts \
+	target-sell-contacts/target_sell_contacts target-exchange/target_exchange
 STAMP := $(VENV)/.setup-stamp
 ORCH_VENV := orchestration/.venv
 ORCH_STAMP := $(ORCH_VENV)/.setup-stamp
@@ -25,9 +30,11 @@ setup:
 	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -r requirements-dev.txt \
 		$(addprefix -e ./,$(PACKAGES))
 	$(VENV)/bin/meltano install
-	@# The plugin venvs come without bytecode; compiling it once here spares every run the
-	@# recompilation of its imports (~2.5 CPU-s of a quiet two-way cycle, see benchmarks/).
-	$(PY) -m compileall -q -j 0 .meltano/extractors .meltano/loaders > /dev/null
+	@# The plugin venvs come without bytecode, and our own packages (installed editable) have
+	@# none beside their sources where PYTHONDONTWRITEBYTECODE is set; compiling it once here
+	@# spares every run the recompilation of its imports (~2.5 CPU-s of a quiet two-way cycle,
+	@# see benchmarks/).
+	$(PY) -m compileall -q -j 0 .meltano/extractors .meltano/loaders $(PLUGIN_SOURCES) > /dev/null
 	$(MAKE) orchestration-setup
 	@touch $(STAMP)
 
@@ -36,6 +43,7 @@ orchestration-setup:
 	@test -x $(ORCH_VENV)/bin/python || $(PYTHON) -m venv $(ORCH_VENV)
 	$(ORCH_VENV)/bin/python -m pip install -q --disable-pip-version-check \
 		-c orchestration/constraints.txt -e './orchestration[test]'
+	$(ORCH_VENV)/bin/python -m compileall -q -j 0 orchestration/contact_sync_orchestration > /dev/null
 	@touch $(ORCH_STAMP)
 
 $(STAMP): constraints.txt requirements-dev.txt $(addsuffix /pyproject.toml,$(PACKAGES)) meltano.yml \
