@@ -14,7 +14,7 @@ from pathlib import Path
 from singer_sdk.exceptions import ConfigValidationError
 from sqlalchemy.engine import make_url
 
-from contact_mapping.ledger import Ledger
+from contact_mapping.ledger import Ledger, TenantBusyError
 
 LEDGER_FILE = "contact-sync-ledger.db"
 
@@ -53,11 +53,15 @@ def open_ledger(
     """The ledger the setting names, or a message that names the setting and hides its password.
 
     Both targets open it this way so a wrong URL, a missing driver or an unreachable server
-    stops either of them alike, before anything is written.
+    stops either of them alike, before anything is written. The ledger holds the tenant's run
+    lock until closed: TenantBusyError (not a configuration problem; the run may be retried)
+    while another run of the tenant holds it (S15.2).
     """
     url = ledger_url(configured, environ)
     try:
-        return Ledger(url, tenant)
+        return Ledger(url, tenant, exclusive=True)
+    except TenantBusyError:
+        raise
     except ModuleNotFoundError as exc:
         msg = (
             f"ledger_url: the PostgreSQL driver {exc.name!r} is not installed in this plugin's "

@@ -18,6 +18,7 @@ from contact_mapping.ledger.models import (
     SchemaTooNewError,
     Snapshot,
     StaleLinkError,
+    TenantBusyError,
     UnknownLinkError,
 )
 from contact_mapping.ledger.store import DEFAULT_LEDGER_URL, Ledger
@@ -40,5 +41,6 @@ __all__ = [
     "SchemaTooNewError",
     "Snapshot",
     "StaleLinkError",
+    "TenantBusyError",
     "UnknownLinkError",
 ]

@@ -225,3 +225,7 @@ class UnknownLinkError(LedgerError):
 
 class SchemaTooNewError(LedgerError, RuntimeError):
     """The database was upgraded by a newer contact-mapping than this one; upgrade this one."""
+
+
+class TenantBusyError(LedgerError):
+    """Another run of this tenant holds the ledger's run lock: this one must not write (S15.2)."""

@@ -5,7 +5,7 @@ so it cannot see or touch another tenant's rows. It owns the engine and the tran
 SQL of each table lives in its own module (``links``, ``intents``, ``rejections``,
 ``organizations``, ``overwritten_values``, ``runs``), and opening the ledger brings its schema
 to the newest Alembic revision (``migrate``, imported only when ``schema_version`` finds the
-schema behind). Locking across processes: ``database``.
+schema behind). Locking across processes: ``database``; one writing run per tenant: ``run_lock``.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from contact_mapping.ledger import (
     organizations,
     overwritten_values,
     rejections,
+    run_lock,
     runs,
     schema_version,
 )
@@ -57,7 +58,10 @@ class Ledger:
         *,
         schema: str | None = None,
         echo: bool = False,
+        exclusive: bool = False,
     ) -> None:
+        """``exclusive``: hold the tenant's run lock until ``close`` (what a target's run does;
+        TenantBusyError when another run holds it, see ``run_lock``)."""
         if not tenant or not str(tenant).strip():
             msg = "ledger tenant must be a non-empty string (setting `tenant`)"
             raise ValueError(msg)
@@ -68,8 +72,15 @@ class Ledger:
             msg = f"unsupported ledger database {self.dialect!r} (use sqlite or postgresql)"
             raise ValueError(msg)
         self.engine = database.create_engine(self.url, schema, echo)
-        #: Alembic revision found on open (None: a new database) and the one it is at now.
-        self.upgraded_from, self.schema_revision = self._upgrade(schema)
+        self._run_lock: sa.Connection | None = None
+        try:
+            if exclusive:  # before the upgrade: a refused run writes nothing at all
+                self._run_lock = run_lock.hold(self.engine, self.tenant, schema)
+            #: Alembic revision found on open (None: a new database) and the one it is at now.
+            self.upgraded_from, self.schema_revision = self._upgrade(schema)
+        except BaseException:
+            self.close()
+            raise
 
     def _upgrade(self, schema: str | None) -> tuple[str | None, str]:
         with self._write() as conn:
@@ -96,6 +107,9 @@ class Ledger:
                 yield conn
 
     def close(self) -> None:
+        if self._run_lock is not None:
+            self._run_lock.close()  # the server lets the tenant's run lock go with it
+            self._run_lock = None
         self.engine.dispose()
 
     def __enter__(self) -> Ledger:
