@@ -5,15 +5,33 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from singer_sdk.exceptions import ConfigurationError
+from singer_sdk.exceptions import ConfigurationError, ConfigValidationError
 
 from target_sell_contacts.sell_client import AuthError, SellClient, SellError
 
 RESOURCES = ("contact", "lead")
 
 
-class SetupError(ConfigurationError):
-    """Bad configuration or credentials, found before anything was written."""
+class SetupError(ConfigValidationError):
+    """Bad configuration or credentials, found before anything was written. The SDK logs the
+    message and "Config validation failed" (no traceback), as the Exchange plugins do; an
+    orchestrator then marks the tenant as needing attention instead of retrying (S10.3)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, errors=[message])
+
+
+class SellUnavailableError(ConfigurationError):
+    """Sell could not be reached, or answered 429/5xx, through all retries: maybe transient
+    (S10.2), so not a configuration verdict; the message still names ``api_url``."""
+
+
+def _refused(message: str, exc: SellError) -> SetupError | SellUnavailableError:
+    """A refusal (401/403, another 4xx) is configuration; no answer, 429 or 5xx may pass."""
+    status = exc.status or 0
+    if isinstance(exc, AuthError) or (400 <= status < 500 and status != 429):
+        return SetupError(message)
+    return SellUnavailableError(message)
 
 
 @dataclass
@@ -43,7 +61,7 @@ def check_account(
         raise SetupError(msg) from None
     except SellError as exc:
         msg = f"api_url: cannot use the Sell API at {client.base} ({exc})"
-        raise SetupError(msg) from None
+        raise _refused(msg, exc) from None
     logger.info("Sell token works (user id %s)", user.get("id"))
     found = AccountFields()
     for resource in RESOURCES:
@@ -51,7 +69,7 @@ def check_account(
             definitions = client.custom_fields(resource)
         except SellError as exc:
             msg = f"api_token: cannot read the {resource} custom fields of the account ({exc})"
-            raise SetupError(msg) from None
+            raise _refused(msg, exc) from None
         found.types[resource] = {d["name"]: d.get("type", "") for d in definitions}
     by_name = {r: {n.casefold(): n for n in found.types[r]} for r in RESOURCES}
     for resource in RESOURCES:

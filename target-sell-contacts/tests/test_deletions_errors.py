@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from target_sell_contacts.preflight import SetupError
+from singer_sdk.exceptions import ConfigValidationError
+from target_sell_contacts.preflight import SellUnavailableError, SetupError
 
 pytestmark = pytest.mark.subprocess
 
@@ -71,8 +72,10 @@ def test_rejected_record_is_reported_and_the_others_land(tenant, make_record) ->
 
 @pytest.mark.spec("S10.3")
 def test_bad_token_fails_before_any_write(tenant, make_record) -> None:
-    with pytest.raises(SetupError, match="api_token"):
+    with pytest.raises(SetupError, match="api_token") as caught:
         tenant.run([make_record(surname="Never")], api_token="z" * 64)
+    # Logged by the SDK as "Config validation failed", the S10.3 verdict orchestrators read.
+    assert isinstance(caught.value, ConfigValidationError)
     assert tenant.api.people() == []
 
 
@@ -83,10 +86,13 @@ def test_missing_exchange_id_field_is_named(tenant, make_record) -> None:
     assert tenant.api.writes() == {}
 
 
-@pytest.mark.spec("S10.3")
-def test_unreachable_api_url_is_named(tenant, make_record) -> None:
-    with pytest.raises(SetupError, match="api_url"):
+@pytest.mark.spec("S10.3", "S10.2")
+def test_unreachable_api_url_is_named_but_not_a_configuration_verdict(tenant, make_record) -> None:
+    """No answer at all may be Sell briefly down: an orchestrator retries it (S10.2) rather
+    than marking the tenant as misconfigured, which a refused token is (above)."""
+    with pytest.raises(SellUnavailableError, match="api_url") as caught:
         tenant.run([make_record(surname="Never")], api_url="http://127.0.0.1:9", max_retries=0)
+    assert not isinstance(caught.value, ConfigValidationError)
 
 
 @pytest.mark.spec("S11")
