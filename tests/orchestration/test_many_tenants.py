@@ -45,6 +45,7 @@ pytestmark = [
 ORCH_BIN = ROOT / "orchestration" / ".venv" / "bin"
 INTERVAL = 40  # seconds between sensor ticks (900 in production)
 FIRST = [f"t{i}" for i in range(1, 9)]  # the 8 tenants of the first tick
+LATER = ("late", "badpw", "kill", "cancel", "flaky")  # added by the tests as they go
 TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
 
 
@@ -77,7 +78,13 @@ class Stack:
             check=check,
         )
 
-    def add(self, tenant_id: str, *, password_ref: str = "env:ORCH_TEST_PASSWORD") -> None:  # noqa: S107  # noqa: S107
+    def add(
+        self,
+        tenant_id: str,
+        *,
+        password_ref: str = "env:ORCH_TEST_PASSWORD",  # noqa: S107
+        sell_url: str | None = None,
+    ) -> None:
         token, mailbox = make_token(f"orch {tenant_id}"), f"sync@{tenant_id}.example"
         self.tenants[tenant_id] = (token, mailbox)
         self.env[f"ORCH_TEST_TOKEN_{tenant_id.upper()}"] = token
@@ -86,7 +93,7 @@ class Stack:
             "--exchange", f"service_endpoint={self.ews.base_url}/EWS/Exchange.asmx",
             "--exchange", "server_version=15.1.2507.6",
             "--categories", "Clients,Partners",
-            "--sell", f"api_url={self.sell.base_url}",
+            "--sell", f"api_url={sell_url or self.sell.base_url}",
             "--sell", "exchange_id_field=Exchange ID",
             "--secret", f"exchange_password={password_ref}",
             "--secret", f"sell_api_token=env:ORCH_TEST_TOKEN_{tenant_id.upper()}",
@@ -109,6 +116,25 @@ class Stack:
         finally:
             engine.dispose()
         return [dict(r._mapping) for r in rows]
+
+    def events(self, run_id: str) -> list[dict]:
+        """A run's step events from Dagster's event log: type, time and the event's own data."""
+        engine = sa.create_engine(self.urls["dagster"])
+        try:
+            with engine.connect() as db:
+                rows = db.execute(
+                    sa.text(
+                        "SELECT dagster_event_type AS type, timestamp, event FROM event_logs"
+                        " WHERE run_id = :r AND dagster_event_type LIKE 'STEP_%' ORDER BY id"
+                    ),
+                    {"r": run_id},
+                ).all()
+        finally:
+            engine.dispose()
+        return [
+            {"type": r.type, "at": r.timestamp.timestamp(), "data": _event_data(r.event)}
+            for r in rows
+        ]
 
     def wait(self, what: str, done: Callable[[], bool], timeout: float = 600) -> None:
         deadline = time.monotonic() + timeout
@@ -176,6 +202,18 @@ class Stack:
         return json.loads(self.tenants_cli("show", tenant_id).stdout)
 
 
+def _event_data(serialized: str) -> dict:
+    """The event-specific data of a serialized Dagster event (e.g. a retry's seconds_to_wait)."""
+    event = json.loads(serialized).get("dagster_event") or {}
+    return event.get("event_specific_data") or {}
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def _alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)
@@ -197,8 +235,8 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
             name: stack.enter_context(private_postgres_database(f"orch_{name}"))
             for name in ("dagster", "meltano", "ledger", "registry")
         }
-        tokens = [make_token(f"orch {t}") for t in (*FIRST, "late", "badpw", "kill", "cancel")]
-        mailboxes = [f"sync@{t}.example" for t in (*FIRST, "late", "badpw", "kill", "cancel")]
+        tokens = [make_token(f"orch {t}") for t in (*FIRST, *LATER)]
+        mailboxes = [f"sync@{t}.example" for t in (*FIRST, *LATER)]
         sell = stack.enter_context(
             running_sandbox(
                 "sell-sandbox",
@@ -241,9 +279,8 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
         serve = subprocess.Popen(
             [str(ORCH_BIN / "contact-sync-stack"), "serve", "--home", str(home), "--no-webserver",
              "--workers", "2", "--concurrency", "1"],
-            env={**result.env, "ORCH_TEST_TOKEN_LATE": make_token("orch late"),
-                 "ORCH_TEST_TOKEN_KILL": make_token("orch kill"),
-                 "ORCH_TEST_TOKEN_CANCEL": make_token("orch cancel")},
+            env={**result.env,
+                 **{f"ORCH_TEST_TOKEN_{t.upper()}": make_token(f"orch {t}") for t in LATER}},
             stdout=subprocess.PIPE,
             text=True,
         )  # fmt: skip
@@ -278,12 +315,14 @@ def _overlaps(runs: list[dict]) -> list[str]:
     return problems
 
 
-def agreement_problems(stack: Stack, tenant_id: str) -> list[str]:
+def agreement_problems(
+    stack: Stack, tenant_id: str, sell: SandboxProcess | None = None
+) -> list[str]:
     """S7.3, as the demo checks it: every linked pair holds equal values on both sides."""
     token, mailbox = stack.tenants[tenant_id]
     account = connect({**exchange_config(stack.ews, mailbox), "retry_max_wait": 120})
     try:
-        return disagreements(SellSandboxClient(stack.sell.base_url, token), account)
+        return disagreements(SellSandboxClient((sell or stack.sell).base_url, token), account)
     finally:
         disconnect(account)
 
@@ -336,7 +375,12 @@ def test_tenants_tick_converge_and_stay_apart(stack: Stack):
     # finds the tenant paused or gone and runs nothing: no attempt (meltano run) after it.
     assert stack.attempt("t8") is None, "the removed tenant ran again"
     assert stack.attempt("t7")["started_at"].timestamp() < changed_at, "the paused tenant ran"
-    assert [r["status"] for r in runs if r["tenant"] == "badpw"] == ["FAILURE"]  # no retry loop
+    # S10.3 is not retried in a loop: one run, its op tried once (no RetryPolicy retry either).
+    badpw = [r for r in runs if r["tenant"] == "badpw"]
+    assert [r["status"] for r in badpw] == ["FAILURE"]
+    steps = [e["type"] for e in stack.events(badpw[0]["run_id"])]
+    assert steps.count("STEP_START") == 1, steps
+    assert "STEP_UP_FOR_RETRY" not in steps, steps
 
     sell_stats, ews_stats = stack.sell.stats()["by_tenant"], stack.ews.stats()["by_tenant"]
     # S15.3: in the quiet round, requests came under the six running tenants' own token and
@@ -447,3 +491,52 @@ def test_a_cancelled_run_stops_its_processes_and_the_tenant_runs_again(stack: St
     assert not state.duplicates()
     assert not _in_scope_unlinked(state)
     assert not agreement_problems(stack, "cancel")
+
+
+@pytest.mark.spec("S15.2", "S10.2", "S7.3")
+def test_a_transient_failure_is_retried_with_back_off_and_converges(stack: Stack):
+    """The tenant's Sell is down when its run starts (connection refused): the attempt fails as
+    transient, the op's RetryPolicy waits its back-off and tries again in the same run, Sell is
+    back by then, and that retry converges. The tenant is not marked as needing attention."""
+    port = _free_port()
+    stack.add("flaky", sell_url=f"http://127.0.0.1:{port}")
+    token, mailbox = stack.tenants["flaky"]
+
+    def up_for_retry() -> dict | None:
+        for run in stack.runs():
+            if run["tenant"] == "flaky":
+                for event in stack.events(run["run_id"]):
+                    if event["type"] == "STEP_UP_FOR_RETRY":
+                        return run
+        return None
+
+    stack.wait("the first attempt's transient failure", lambda: up_for_retry() is not None)
+    run = up_for_retry()
+    assert run is not None
+    with running_sandbox(
+        "sell-sandbox", ["--port", str(port), "--rate-limit", "0", "--seed", "12", "--token", token]
+    ) as sell:
+        stack.wait("the retry", lambda: stack.succeeded_since("flaky", 0), timeout=300)
+        [done] = [r for r in stack.runs() if r["tenant"] == "flaky" and r["status"] == "SUCCESS"]
+        assert done["run_id"] == run["run_id"], "converged by the op's retry, not a later tick"
+        events = stack.events(run["run_id"])
+        kinds = [e["type"] for e in events]
+        assert kinds.count("STEP_START") == 1, kinds
+        assert "STEP_RESTARTED" in kinds, kinds
+        assert kinds[-1] == "STEP_SUCCESS", kinds
+        # Back-off: each retry waited the delay its RetryPolicy asked for (jittered, not zero).
+        for waited, restarted in zip(
+            (e for e in events if e["type"] == "STEP_UP_FOR_RETRY"),
+            (e for e in events if e["type"] == "STEP_RESTARTED"),
+            strict=True,
+        ):
+            seconds = waited["data"].get("seconds_to_wait")
+            assert seconds, waited["data"]
+            assert seconds > 0, waited["data"]
+            assert restarted["at"] - waited["at"] >= seconds - 0.5
+        assert stack.registry_row("flaky")["attention"] is None
+        state = end_state(sell, stack.ews, token, mailbox)
+        assert not state.duplicates()
+        assert not _in_scope_unlinked(state)
+        assert not agreement_problems(stack, "flaky", sell)
+        stack.tenants_cli("pause", "flaky")  # its Sell goes away with this block
