@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from contact_mapping.canonical import MAPPED_FIELDS, Canonical, field_key
-from contact_mapping.ledger.models import Link, Rejection
+from contact_mapping.ledger.models import Link, Rejection, superseded_keys
 from contact_mapping.merge import Side
 from contact_mapping.normalize import iso_utc, to_utc
 
@@ -103,13 +103,14 @@ def plan_write(
 def _superseded(
     source: Side, snap: Any, incoming: Canonical, marker: Any, modified_at: Any
 ) -> bool:
-    """Whether ``incoming`` is the very version the sync's last write on ``source`` replaced.
+    """Whether ``incoming`` is a version the sync's own writes on ``source`` replaced.
 
-    Exchange: its change key. Sell has none: its values, stamped in the second of our write
-    (a later stamp is a newer version; an earlier one is caught as older).
+    Exchange: its change key, one of those our writes replaced. Sell has none: its values,
+    stamped in the second of our write (a later stamp is a newer version; an earlier one is
+    caught as older).
     """
     if source == "exchange":
-        return marker is not None and marker == snap.exchange_superseded_key
+        return marker is not None and marker in superseded_keys(snap.exchange_superseded_key)
     if snap.sell_superseded_values is None:
         return False
     if not _differs(incoming.values(), snap.sell_values, incoming.unmapped):

@@ -341,3 +341,30 @@ def test_a_twin_in_sell_does_not_take_a_contact_linked_over_ews() -> None:
         model.quiet_rounds(exchange_first=False)
     finally:
         model.teardown()
+
+
+@pytest.mark.spec("S7.2")
+@pytest.mark.usefixtures("_ledger_dir")
+def test_a_late_replay_after_two_writes_to_exchange_is_recognised_as_old() -> None:
+    """Found by the model: an Exchange write answers with the item's new change key but no
+    modification time, so the link must keep the last time it saw rather than forget it;
+    otherwise an Exchange batch older than two of the sync's own writes (not the version the
+    last write replaced) is taken for news and puts old values back into Sell."""
+    model = TwoWaySync()
+    model.start(protocol="ews")
+    model.user_creates_in_exchange(ANN)
+    model.quiet_rounds(exchange_first=True)
+    item = next(iter(model.world.live_exchange()))
+    model.world.edit_exchange(item, {"title": "CEO"})
+    model.round(exchange_first=True)
+    old_batch = model.taps["exchange"].emitted[-1]
+    for title in ("Chair", "Founder"):
+        sell_ref = next(iter(model.world.live_sell()))
+        model.world.edit_sell(sell_ref, {"title": title})
+        model.round(exchange_first=True)
+    try:
+        assert model.run("exchange", batch=old_batch) == 0
+        assert {r.canonical.title for r in model.world.live_sell().values()} == {"Founder"}
+        model.quiet_rounds(exchange_first=True)
+    finally:
+        model.teardown()

@@ -29,7 +29,10 @@ class Snapshot:
     categories: tuple[str, ...] | None = None  # categories last written to Exchange
     # The version our last write replaced, per side: a late replay of it is stale although its
     # time is not older (the Exchange write answer has no time; Sell stamps whole seconds).
-    exchange_superseded_key: str | None = None  # change key of the Exchange item before it
+    # Exchange: the change keys of the versions our writes replaced, newest last, space-separated
+    # in one column (change keys are base64): after two writes in a row the first replaced
+    # version may still arrive late, and the snapshot's time cannot tell it (S7.2).
+    exchange_superseded_key: str | None = None
     sell_superseded_values: dict[str, Any] | None = None  # Sell record's values before it
 
     @property
@@ -67,9 +70,24 @@ class Snapshot:
         same_sell = iso_utc(self.sell_updated_at) == iso_utc(previous.sell_updated_at)
         kept_sell = previous.sell_superseded_values if same_sell else None
         return self.evolve(
-            exchange_superseded_key=exchange_key or previous.exchange_superseded_key,
+            exchange_superseded_key=_remembered(previous.exchange_superseded_key, exchange_key),
             sell_superseded_values=sell_values if sell_values is not None else kept_sell,
         )
+
+
+def superseded_keys(stored: str | None) -> list[str]:
+    """The change keys ``exchange_superseded_key`` holds (a v4-v7 ledger holds one)."""
+    return stored.split() if stored else []
+
+
+def _remembered(stored: str | None, replaced: str | None, room: int = 1024) -> str | None:
+    """``stored`` with ``replaced`` appended, the oldest keys dropped to fit the column."""
+    if replaced is None:
+        return stored
+    keys = [*superseded_keys(stored), replaced]
+    while len(" ".join(keys)) > room:
+        keys.pop(0)
+    return " ".join(keys)
 
 
 @dataclass(frozen=True)

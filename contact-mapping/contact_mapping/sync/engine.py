@@ -462,10 +462,15 @@ class SyncEngine:
                 sell_updated_at=iso_utc(held.modified),
                 categories=previous.categories if previous is not None else None,
             )
+        # An Exchange write answers with the new change key but no time: the last time seen is
+        # then still a lower bound of the item's, and keeps older replays recognisable (S7.2).
+        seen = (
+            held.modified if held.modified is not None else previous and previous.exchange_modified
+        )
         return Snapshot(
             base=values.base,
             exchange_values=values.exchange_values,
-            exchange_modified=iso_utc(held.modified),
+            exchange_modified=iso_utc(seen),
             exchange_change_key=held.marker,
             sell_values=values.sell_values,
             sell_updated_at=iso_utc(inc.modified),
