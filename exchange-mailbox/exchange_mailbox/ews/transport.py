@@ -160,6 +160,13 @@ def install() -> None:
         BaseProtocol.HTTP_ADAPTER_CLS = EndpointAdapter
 
 
+def forget_all() -> None:
+    """Drop every registered policy: a process that goes on to another Exchange (a test
+    session, say) must not verify it with the CA bundle of one it is done with."""
+    with _lock:
+        _policies.clear()
+
+
 def register(prefix: str, verify: bool | str) -> None:
     """Use ``verify`` for every URL starting with ``prefix`` (``""`` = every Exchange URL)."""
     install()
