@@ -178,6 +178,17 @@ def seed_exchange(account: Account) -> dict[str, Contact]:
             ],
             categories=["Clients"],
         ),
+        # Outlook's own Recipient Cache (addresses it once completed), not a folder of the
+        # user's: out of scope although in a selected category (S1.1).
+        "cached": _contact(
+            account,
+            next(f for f in contacts.children if f.name == "Recipient Cache"),
+            given_name="Rex",
+            surname="Cached",
+            display_name="Rex Cached",
+            email_addresses=[EmailAddress(label="EmailAddress1", email="rex@cache.example")],
+            categories=["Clients"],
+        ),
         # Not in a selected category: stays out of Sell (S1.2).
         "private": _contact(
             account,

@@ -52,7 +52,7 @@ def _succeeded(run: DemoRun) -> None:
     assert run.returncode == 0, run.out[-3000:] + run.err[-3000:]
 
 
-@pytest.mark.spec("S1.2", "S4.1", "S4.3", "S5.2", "S7.1", "S7.3")
+@pytest.mark.spec("S1.1", "S1.2", "S4.1", "S4.3", "S5.2", "S7.1", "S7.3")
 def test_demo_runs_end_to_end_and_converges(demo: Callable[[str], DemoRun]) -> None:
     run = demo("ews")
     _succeeded(run)
@@ -66,6 +66,7 @@ def test_demo_runs_end_to_end_and_converges(demo: Callable[[str], DemoRun]) -> N
     assert sell_after.count("Alan Turing") == 2, out  # Exchange duplicates: one linked, one new
     assert "Margaret Hamilton" in sell_after, out  # created from Exchange, with her company
     assert "Pat Private" not in sell_after, out  # outside the selected categories (S1.2)
+    assert "Rex Cached" not in sell_after, out  # in Outlook's Recipient Cache (S1.1)
     assert "writes: Sell 0, Exchange 0" in out, out
 
 
@@ -73,7 +74,7 @@ def _sides(state: dict[str, Any]) -> dict[str, Any]:
     return {side: state[side] for side in ("sell", "exchange")}
 
 
-@pytest.mark.spec("S13.1", "S13.3", "S5.2", "S6", "S7.1", "S7.3")
+@pytest.mark.spec("S1.1", "S13.1", "S13.3", "S5.2", "S6", "S7.1", "S7.3")
 def test_demo_over_graph_ends_in_the_same_state_as_over_ews(
     demo: Callable[[str], DemoRun],
 ) -> None:
@@ -92,6 +93,8 @@ def test_demo_over_graph_ends_in_the_same_state_as_over_ews(
     # Not two empty tables: the story's end state is there (S5.2's kept value, S6's conversion).
     exchange_people = {r["display_name"] for r in graph.state["exchange"]}
     assert {"Grace Hopper", "Linus Torvalds", "Pat Private"} <= exchange_people
+    # Outlook's Recipient Cache is no folder of the user's, over Graph either (S1.1).
+    assert not [r for r in graph.state["sell"] if r["fields"].get("last_name") == "Cached"]
     [grace] = [r for r in graph.state["sell"] if r["fields"].get("last_name") == "Hopper"]
     assert grace["overwritten"] == [
         'sell title: "Commodore"',
