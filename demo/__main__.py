@@ -32,7 +32,8 @@ from demo.state import final_state
 from demo.views import exchange_table, overwritten_values, record_names, sell_table
 
 ROOT = Path(__file__).resolve().parent.parent
-# Its own report folder: tests running the `demo` environment write to .meltano/reports.
+# Its own report folder, one per protocol: tests running the `demo` environment write to
+# .meltano/reports, and a demo over one protocol must never show the other's reports.
 REPORTS = ROOT / ".meltano" / "reports" / "demo"
 EXCHANGE_PLUGINS = ("TAP_EXCHANGE_CONTACTS", "TARGET_EXCHANGE")  # their env-variable prefixes
 
@@ -46,7 +47,7 @@ def heading(text: str) -> None:
     say(f"== {text} " + "=" * max(0, 90 - len(text)))
 
 
-def show_reports(names: dict[str, str]) -> None:
+def show_reports(reports: Path, names: dict[str, str]) -> None:
     """Print both run reports; ``names`` turns record ids into the names a person knows."""
 
     def who(record_id: object) -> str:
@@ -54,7 +55,7 @@ def show_reports(names: dict[str, str]) -> None:
         return names.get(text, names.get(text.rsplit(":", maxsplit=1)[-1], text))
 
     for name in ("exchange-to-sell", "sell-to-exchange"):
-        path = REPORTS / f"{name}.json"
+        path = reports / f"{name}.json"
         if not path.exists():
             say(f"  (no report at {path})")
             continue
@@ -105,6 +106,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="write both sides' final state (protocol-neutral, demo/state.py) and the checks as "
         "JSON here",
     )
+    parser.add_argument(
+        "--reports",
+        type=Path,
+        metavar="DIR",
+        help="write the run reports here (default: .meltano/reports/demo/PROTOCOL); demos run "
+        "side by side need one each",
+    )
     return parser.parse_args(argv)
 
 
@@ -132,6 +140,9 @@ def graph_env(settings: dict[str, str]) -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    reports = args.reports or REPORTS / args.protocol
+    for stale in reports.glob("*.json"):  # a run that writes none must not show an old one
+        stale.unlink()
     started = time.monotonic()
     with (
         running_sandbox("sell-sandbox", ["--token", DEMO_TOKEN]) as sell,
@@ -174,8 +185,8 @@ def main(argv: list[str] | None = None) -> int:
                 "DEMO_EWS_ENDPOINT": endpoint,
                 "DEMO_EWS_MAILBOX": DEMO_MAILBOX,
                 "DEMO_EWS_PASSWORD": DEMO_PASSWORD,
-                "TARGET_SELL_CONTACTS_REPORT_PATH": str(REPORTS / "exchange-to-sell.json"),
-                "TARGET_EXCHANGE_REPORT_PATH": str(REPORTS / "sell-to-exchange.json"),
+                "TARGET_SELL_CONTACTS_REPORT_PATH": str(reports / "exchange-to-sell.json"),
+                "TARGET_EXCHANGE_REPORT_PATH": str(reports / "sell-to-exchange.json"),
             },
         )
         settings = sync_settings(args.protocol, exchange)
@@ -193,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
             project.run("--environment=demo", "run", "two-way-sync")
             say(f"  done in {time.monotonic() - t0:.1f} s")
             names |= record_names(api, mailbox)
-            show_reports(names)
+            show_reports(reports, names)
 
         heading("After: Sell")
         for line in sell_table(api):
@@ -227,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         exchangelib.close_connections()
         converged = not any(quiet.values()) and not disagree
     say()
-    say(f"Demo finished in {time.monotonic() - started:.0f} s; reports in {REPORTS}")
+    say(f"Demo finished in {time.monotonic() - started:.0f} s; reports in {reports}")
     return 0 if converged else 1
 
 

@@ -24,14 +24,16 @@ def make_token(name: str) -> str:
     return hashlib.sha256(f"e2e token {name}".encode()).hexdigest()
 
 
-def demo_env(sell: SandboxProcess, ews: SandboxProcess, token: str, mailbox: str) -> dict:
+def demo_env(
+    sell: SandboxProcess, ews: SandboxProcess, token: str, mailbox: str, password: str = PASSWORD
+) -> dict:
     """Variables the `demo` environment of meltano.yml reads (plus the ledger in the sys dir)."""
     return {
         "DEMO_SELL_URL": sell.base_url,
         "DEMO_SELL_TOKEN": token,
         "DEMO_EWS_ENDPOINT": f"{ews.base_url}/EWS/Exchange.asmx",
         "DEMO_EWS_MAILBOX": mailbox,
-        "DEMO_EWS_PASSWORD": PASSWORD,
+        "DEMO_EWS_PASSWORD": password,
     }
 
 

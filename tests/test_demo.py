@@ -32,9 +32,12 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], DemoRun]:
 
     def run(protocol: str) -> DemoRun:
         if protocol not in runs:
-            state_file = tmp_path_factory.mktemp(f"demo-{protocol}") / "state.json"
+            workdir = tmp_path_factory.mktemp(f"demo-{protocol}")
+            state_file, reports = workdir / "state.json", workdir / "reports"
+            # Its own reports folder: with xdist, another worker may run the same demo meanwhile.
+            command = ["--protocol", protocol, "--state-out", state_file, "--reports", reports]
             proc = subprocess.run(
-                [sys.executable, "-m", "demo", "--protocol", protocol, "--state-out", state_file],
+                [sys.executable, "-m", "demo", *command],
                 cwd=ROOT,
                 capture_output=True,
                 text=True,

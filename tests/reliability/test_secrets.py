@@ -65,7 +65,7 @@ def test_no_secret_in_logs_reports_state_or_ledger(
         sell, ews = sandboxes_factory(
             ["--rate-limit", "0", "--seed", "25", "--token", TOKEN], mailbox_args
         )
-    env = demo_env(sell, ews, TOKEN, MAILBOX)
+    env = demo_env(sell, ews, TOKEN, MAILBOX, PASSWORD)
     if protocol == "graph":
         env |= graph_demo_env(ews, APP)
     ledger = tmp_path / "ledger.db"
